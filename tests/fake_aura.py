@@ -1,0 +1,561 @@
+"""A fake Aura API v1 on 127.0.0.1, for tests and for trying the script offline.
+
+It behaves like the real API as Neo4j's OpenAPI file and documentation describe
+it, including the unkind parts: two error shapes, 403 for an expired token,
+415 without a JSON content type, instance lists without a status, and a create
+call that is rejected with a 400 naming the field when the tenant does not offer
+the requested configuration.
+
+Tests script faults per endpoint and per call number with `FakeAura.on`, and
+assert on `FakeAura.requests` (every request received) and
+`FakeAura.connections` (every TCP connection accepted).
+
+Run it alone to try create_instance.py without an Aura account:
+
+    python tests/fake_aura.py --port 8765
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import re
+import secrets
+import socket
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+CLIENT_ID = "fake-client-id"
+CLIENT_SECRET = "fake-client-secret-do-not-print"
+
+DEFAULT_CONFIGURATIONS = [
+    {
+        "type": itype,
+        "cloud_provider": cloud,
+        "region": region,
+        "region_name": region_name,
+        "memory": memory,
+        "storage": storage,
+        "version": "5",
+    }
+    for itype in ("enterprise-db", "professional-db")
+    for cloud, region, region_name in (
+        ("gcp", "europe-west1", "Belgium (europe-west1)"),
+        ("gcp", "us-central1", "Iowa (us-central1)"),
+        ("aws", "eu-west-1", "Ireland (eu-west-1)"),
+    )
+    for memory, storage in (("2GB", "4GB"), ("4GB", "8GB"), ("8GB", "16GB"))
+] + [
+    {
+        "type": "free-db",
+        "cloud_provider": "gcp",
+        "region": "europe-west1",
+        "region_name": "Belgium (europe-west1)",
+        "memory": "1GB",
+        "storage": "2GB",
+        "version": "5",
+    },
+]
+
+
+@dataclass
+class Fault:
+    """What to do instead of (or after) the normal handling of one call.
+
+    status/headers/body replace the answer; `delay` waits before answering;
+    `drop` closes the connection without any answer; `apply` first performs
+    the call for real (so a POST that "failed" still created its instance);
+    `expire_tokens` makes every token issued so far invalid before the call.
+    """
+
+    status: int | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    body: Any = None
+    delay: float = 0.0
+    drop: bool = False
+    apply: bool = False
+    expire_tokens: bool = False
+
+
+@dataclass
+class Recorded:
+    """One request as the fake received it."""
+
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    body: bytes
+    connection: int
+    at: float
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class Instance:
+    data: dict[str, Any]
+    created: float
+    timeline: list[tuple[float, str]]
+
+    def status(self, now: float) -> str:
+        current = self.timeline[0][1]
+        for after, status in self.timeline:
+            if now - self.created >= after:
+                current = status
+        return current
+
+
+def _route(path: str) -> str:
+    """The endpoint template a path belongs to, for scripting faults."""
+    for pattern, route in (
+        (r"/v1/tenants/[^/]+", "/v1/tenants/{id}"),
+        (r"/v1/instances/[^/]+", "/v1/instances/{id}"),
+    ):
+        if re.fullmatch(pattern, path):
+            return route
+    return path
+
+
+class FakeAura:
+    """The fake API server. Use as a context manager, or start()/stop()."""
+
+    def __init__(
+        self,
+        *,
+        tenants: list[dict[str, Any]] | None = None,
+        client_id: str = CLIENT_ID,
+        client_secret: str = CLIENT_SECRET,
+        rtt: float = 0.0,
+        port: int = 0,
+    ) -> None:
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.tenants = (
+            tenants
+            if tenants is not None
+            else [
+                {
+                    "id": "6981ace7-efe8-4f5c-b7c5-267b5162ce91",
+                    "name": "Production",
+                    "instance_configurations": DEFAULT_CONFIGURATIONS,
+                }
+            ]
+        )
+        self.rtt = rtt  # simulated round trip: a request pays 1, a new connection 2 more
+        self.token_lifetime = 3600
+        self.running_after = 0.5  # seconds from creating to running, for new instances
+        self.timeline: list[tuple[float, str]] | None = None  # overrides running_after
+        self.billing_missing = False
+        self.max_instances: int | None = None
+        self.instances: dict[str, Instance] = {}
+        self.requests: list[Recorded] = []
+        self.connections = 0
+        self.log: list[str] = []
+        self._tokens: dict[str, float] = {}
+        self._faults: dict[tuple[str, str], list[Fault | None]] = {}
+        self._calls: dict[tuple[str, str], int] = {}
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(self))
+        self._server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    # -- control ------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> FakeAura:
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> FakeAura:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def on(self, method: str, route: str, *faults: Fault | None) -> None:
+        """Script the next calls to an endpoint: call k gets faults[k-1] (None: normal).
+
+        `route` is a path such as "/oauth/token" or "/v1/instances", or a
+        template such as "/v1/instances/{id}".
+        """
+        with self._lock:
+            self._faults[(method, route)] = list(faults)
+            self._calls[(method, route)] = 0
+
+    def add_instance(self, name: str, tenant_id: str | None = None, **data: Any) -> str:
+        """An instance that exists before the test starts; returns its id."""
+        tenant_id = tenant_id or self.tenants[0]["id"]
+        spec = {
+            "name": name,
+            "tenant_id": tenant_id,
+            "type": "enterprise-db",
+            "cloud_provider": "gcp",
+            "region": "europe-west1",
+            "memory": "2GB",
+            "version": "5",
+            **data,
+        }
+        return self._create(spec)["id"]
+
+    def sent(self, method: str | None = None, route: str | None = None) -> list[Recorded]:
+        """The requests received, optionally only those to one endpoint."""
+        return [
+            r
+            for r in self.requests
+            if (method is None or r.method == method)
+            and (route is None or route in (r.path, _route(r.path)))
+        ]
+
+    # -- behaviour ----------------------------------------------------------
+
+    def _issue_token(self) -> dict[str, Any]:
+        token = secrets.token_urlsafe(24)
+        self._tokens[token] = time.monotonic() + self.token_lifetime
+        return {"access_token": token, "expires_in": self.token_lifetime, "token_type": "bearer"}
+
+    def _token_valid(self, token: str) -> bool:
+        expiry = self._tokens.get(token)
+        return expiry is not None and time.monotonic() < expiry
+
+    def _tenant(self, tenant_id: str) -> dict[str, Any] | None:
+        return next((t for t in self.tenants if t["id"] == tenant_id), None)
+
+    def _create(self, spec: dict[str, Any]) -> dict[str, Any]:
+        instance_id = secrets.token_hex(4)
+        port = self._server.server_address[1]
+        data = {
+            "id": instance_id,
+            "connection_url": f"neo4j+s://127.0.0.1:{port}",
+            "username": "neo4j",
+            "password": secrets.token_urlsafe(32),
+            "tenant_id": spec["tenant_id"],
+            "cloud_provider": spec["cloud_provider"],
+            "region": spec["region"],
+            "type": spec["type"],
+            "name": spec["name"],
+            "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+        for optional in ("vector_optimized", "graph_analytics_plugin"):
+            if optional in spec:
+                data[optional] = spec[optional]
+        timeline = self.timeline or [(0.0, "creating"), (self.running_after, "running")]
+        full = {**data, "memory": spec["memory"], "storage": spec.get("storage", "")}
+        self.instances[instance_id] = Instance(full, time.monotonic(), list(timeline))
+        return data
+
+
+def _error(message: str, reason: str, field_name: str | None = None) -> dict[str, Any]:
+    item = {"message": message, "reason": reason}
+    if field_name:
+        item["field"] = field_name
+    return {"errors": [item]}
+
+
+class _Answer(Exception):
+    """Raised inside a handler to answer at once with status and body."""
+
+    def __init__(self, status: int, body: Any) -> None:
+        self.status = status
+        self.body = body
+
+
+def _handler_for(fake: FakeAura) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "FakeAura/1.0"
+        timeout = 30
+
+        def setup(self) -> None:
+            super().setup()
+            with fake._lock:
+                fake.connections += 1
+                self.connection_number = fake.connections
+            if fake.rtt:
+                time.sleep(2 * fake.rtt)  # TCP and TLS 1.3 handshakes
+
+        def log_message(self, format: str, *args: Any) -> None:
+            fake.log.append(format % args)
+
+        def do_GET(self) -> None:
+            self._handle()
+
+        def do_POST(self) -> None:
+            self._handle()
+
+        def do_DELETE(self) -> None:
+            self._handle()
+
+        def do_PATCH(self) -> None:
+            self._handle()
+
+        # -- plumbing -------------------------------------------------------
+
+        def _handle(self) -> None:
+            parts = urlsplit(self.path)
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            route = _route(parts.path)
+            with fake._lock:
+                fake.requests.append(
+                    Recorded(
+                        self.command,
+                        parts.path,
+                        parse_qs(parts.query),
+                        dict(self.headers.items()),
+                        body,
+                        self.connection_number,
+                        time.monotonic(),
+                    )
+                )
+                key = (self.command, route)
+                fake._calls[key] = fake._calls.get(key, 0) + 1
+                scripted = fake._faults.get(key, [])
+                number = fake._calls[key]
+                fault = scripted[number - 1] if number <= len(scripted) else None
+            if fake.rtt:
+                time.sleep(fake.rtt)
+            if fault and fault.expire_tokens:
+                fake._tokens.clear()
+            if fault and not fault.apply and (fault.status or fault.drop):
+                status, answer, headers = 0, None, {}
+            else:
+                status, answer, headers = self._dispatch(parts.path, parts.query, body)
+            if fault:
+                time.sleep(fault.delay)
+                if fault.drop:
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
+                if fault.status:
+                    status, answer = fault.status, fault.body
+                    headers = {**headers, **fault.headers}
+            self._send(status, answer, headers)
+
+        def _send(self, status: int, answer: Any, headers: dict[str, str]) -> None:
+            if isinstance(answer, (dict, list)):
+                payload = json.dumps(answer).encode()
+                content_type = "application/json"
+            else:
+                payload = (answer or "").encode() if isinstance(answer, str) else answer or b""
+                content_type = "text/html" if payload.startswith(b"<") else "text/plain"
+            self.send_response(status)
+            self.send_header("Content-Type", headers.pop("Content-Type", content_type))
+            self.send_header("Content-Length", str(len(payload)))
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def _dispatch(self, path: str, query: str, body: bytes) -> tuple[int, Any, dict[str, str]]:
+            try:
+                if path == "/oauth/token" and self.command == "POST":
+                    return 200, self._token(body), {}
+                if not path.startswith("/v1/"):
+                    raise _Answer(404, {"error": "Not Found"})
+                self._authenticate()
+                request_id = {"X-Request-Id": uuid.uuid4().hex}
+                try:
+                    status, answer = self._api(path, parse_qs(query), body)
+                except _Answer as answer:
+                    return answer.status, answer.body, request_id
+                return status, answer, request_id
+            except _Answer as answer:
+                return answer.status, answer.body, {}
+
+        def _token(self, body: bytes) -> dict[str, Any]:
+            if self.headers.get("Content-Type") != "application/x-www-form-urlencoded":
+                raise _Answer(
+                    400, {"error": "invalid_request", "error_description": "Request is invalid."}
+                )
+            expected = (
+                "Basic "
+                + base64.b64encode(f"{fake.client_id}:{fake.client_secret}".encode()).decode()
+            )
+            if self.headers.get("Authorization") != expected:
+                raise _Answer(
+                    401,
+                    {
+                        "error": "invalid_client",
+                        "error_description": "The provided credentials are "
+                        "invalid, expired, or revoked.",
+                    },
+                )
+            if parse_qs(body.decode()).get("grant_type") != ["client_credentials"]:
+                raise _Answer(
+                    400,
+                    {"error": "unsupported_grant_type", "error_description": "Request is invalid."},
+                )
+            with fake._lock:
+                return fake._issue_token()
+
+        def _authenticate(self) -> None:
+            header = self.headers.get("Authorization", "")
+            if not header.startswith("Bearer "):
+                raise _Answer(401, {"error": "Authorization field missing"})
+            if not fake._token_valid(header[len("Bearer ") :]):
+                # Aura answers an expired or revoked token with 403.
+                raise _Answer(403, {"error": "Access to this API has been disallowed"})
+
+        def _api(self, path: str, query: dict[str, list[str]], body: bytes) -> tuple[int, Any]:
+            segments = path.strip("/").split("/")[1:]
+            if self.command == "POST" and (
+                self.headers.get("Content-Type", "").split(";")[0] != "application/json"
+            ):
+                raise _Answer(415, {"error": "Unsupported Media Type"})
+            if segments == ["tenants"] and self.command == "GET":
+                return 200, {"data": [{"id": t["id"], "name": t["name"]} for t in fake.tenants]}
+            if len(segments) == 2 and segments[0] == "tenants" and self.command == "GET":
+                tenant = fake._tenant(segments[1])
+                if tenant is None:
+                    raise _Answer(
+                        404,
+                        _error("The tenant you specified could not be found", "tenant-not-found"),
+                    )
+                return 200, {"data": tenant}
+            if segments == ["instances"] and self.command == "GET":
+                wanted = query.get("tenantId", [None])[0]
+                return 200, {
+                    "data": [
+                        {
+                            key: i.data[key]
+                            for key in ("id", "name", "tenant_id", "cloud_provider", "created_at")
+                        }
+                        for i in fake.instances.values()
+                        if wanted is None or i.data["tenant_id"] == wanted
+                    ]
+                }
+            if segments == ["instances"] and self.command == "POST":
+                return 202, {"data": self._create(body)}
+            if len(segments) == 2 and segments[0] == "instances" and self.command == "GET":
+                instance = fake.instances.get(segments[1])
+                if instance is None:
+                    raise _Answer(404, _error(f"DB not found: {segments[1]}", "db-not-found"))
+                now = time.monotonic()
+                data = {k: v for k, v in instance.data.items() if k not in ("password",)}
+                return 200, {"data": {**data, "status": instance.status(now)}}
+            raise _Answer(404, {"error": "Not Found"})
+
+        def _create(self, body: bytes) -> dict[str, Any]:
+            try:
+                spec = json.loads(body)
+            except ValueError:
+                raise _Answer(
+                    400, _error("Request body is not valid JSON", "invalid-request")
+                ) from None
+            if not isinstance(spec, dict):
+                raise _Answer(400, _error("Request body must be an object", "invalid-request"))
+            for required in (
+                "version",
+                "region",
+                "memory",
+                "name",
+                "type",
+                "tenant_id",
+                "cloud_provider",
+            ):
+                if not isinstance(spec.get(required), str):
+                    raise _Answer(
+                        400, _error(f"{required} is required", "invalid-request", required)
+                    )
+            name = spec["name"]
+            if not 1 <= len(name) <= 30 or name != name.strip():
+                raise _Answer(
+                    400,
+                    _error(
+                        "name must be 1 to 30 characters with no leading or trailing whitespace",
+                        "invalid-request",
+                        "name",
+                    ),
+                )
+            tenant = fake._tenant(spec["tenant_id"])
+            if tenant is None:
+                raise _Answer(
+                    400,
+                    _error(
+                        "The tenant you specified could not be found",
+                        "tenant-not-found",
+                        "tenant_id",
+                    ),
+                )
+            if fake.billing_missing:
+                raise _Answer(
+                    400,
+                    _error(
+                        "You must provide billing details in the Aura "
+                        "Console before creating an instance",
+                        "missing-billing-details",
+                    ),
+                )
+            self._check_configuration(spec, tenant["instance_configurations"])
+            with fake._lock:
+                if fake.max_instances is not None and len(fake.instances) >= fake.max_instances:
+                    raise _Answer(
+                        405, _error("Maximum number of instances reached", "instance-limit-reached")
+                    )
+                return fake._create(spec)
+
+        def _check_configuration(
+            self, spec: dict[str, Any], configurations: list[dict[str, Any]]
+        ) -> None:
+            """Reject, naming the first field that no remaining configuration allows."""
+            remaining = configurations
+            for key in ("type", "cloud_provider", "region", "version", "memory", "storage"):
+                if key not in spec:
+                    continue
+                matching = [c for c in remaining if c[key] == spec[key]]
+                if not matching:
+                    raise _Answer(
+                        400,
+                        _error(
+                            f"Invalid {key} '{spec[key]}' for the requested configuration",
+                            "invalid-request",
+                            key,
+                        ),
+                    )
+                remaining = matching
+
+    return Handler
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Serve a fake Aura API on 127.0.0.1.")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument(
+        "--running-after",
+        type=float,
+        default=20.0,
+        help="seconds an instance stays 'creating' (default 20)",
+    )
+    args = parser.parse_args()
+    fake = FakeAura(port=args.port)
+    fake.running_after = args.running_after
+    print("Fake Aura API running. In another shell:", flush=True)
+    print(
+        f"  export AURA_API_URL={fake.url} AURA_CLIENT_ID={fake.client_id} "
+        f"AURA_CLIENT_SECRET={fake.client_secret}",
+        flush=True,
+    )
+    print("  python create_instance.py", flush=True)
+    fake._server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

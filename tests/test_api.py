@@ -1,0 +1,251 @@
+"""Unit tests of the public functions, with HTTP mocked by `responses`."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+import responses
+from responses import matchers
+
+import create_instance as ci
+
+BASE = "http://127.0.0.1:9"
+
+
+@pytest.fixture(autouse=True)
+def api(monkeypatch):
+    monkeypatch.setattr(ci, "_api", ci._Api())
+    ci._api.base_url = BASE
+    with responses.RequestsMock() as mocked:
+        yield mocked
+
+
+def test_get_oauth_token_posts_client_credentials_with_basic_auth(api):
+    api.post(
+        f"{BASE}/oauth/token",
+        json={"access_token": "tok", "expires_in": 3600, "token_type": "bearer"},
+        match=[
+            matchers.urlencoded_params_matcher({"grant_type": "client_credentials"}),
+            matchers.header_matcher({"Authorization": "Basic aWQ6c2VjcmV0"}),
+        ],
+    )
+
+    assert ci.get_oauth_token("id", "secret") == "tok"
+
+
+def test_get_oauth_token_refused_is_an_auth_error_without_the_secret(api):
+    api.post(
+        f"{BASE}/oauth/token",
+        status=401,
+        json={"error": "invalid_client", "error_description": "bad credentials"},
+    )
+
+    with pytest.raises(ci.AuraError) as raised:
+        ci.get_oauth_token("id", "s3cret")
+
+    assert raised.value.exit_code == ci.EXIT_AUTH
+    assert raised.value.status == 401
+    assert "invalid_client: bad credentials" in str(raised.value)
+    assert "s3cret" not in str(raised.value)
+
+
+def test_call_endpoint_sends_json_and_bearer_and_returns_the_answer(api):
+    api.post(
+        f"{BASE}/v1/instances",
+        status=202,
+        json={"data": {"id": "db1d1234"}},
+        match=[
+            matchers.json_params_matcher({"name": "x"}),
+            matchers.header_matcher(
+                {"Authorization": "Bearer tok", "Content-Type": "application/json"}
+            ),
+        ],
+    )
+
+    assert ci.call_endpoint("/instances", "POST", "tok", {"name": "x"}) == {
+        "data": {"id": "db1d1234"}
+    }
+
+
+def test_call_endpoint_error_shape_with_errors_list(api):
+    api.get(
+        f"{BASE}/v1/tenants/nope",
+        status=404,
+        json={
+            "errors": [
+                {
+                    "message": "The tenant you specified could not be found",
+                    "reason": "tenant-not-found",
+                }
+            ]
+        },
+        headers={"X-Request-Id": "req-42"},
+    )
+
+    with pytest.raises(ci.AuraError) as raised:
+        ci.call_endpoint("/tenants/nope", "GET", "tok")
+
+    error = raised.value
+    assert (error.status, error.reasons, error.request_id) == (404, ("tenant-not-found",), "req-42")
+    assert "The tenant you specified could not be found" in str(error)
+    assert "req-42" in str(error)
+
+
+def test_call_endpoint_error_names_the_field(api):
+    api.post(
+        f"{BASE}/v1/instances",
+        status=400,
+        json={
+            "errors": [
+                {"message": "Invalid memory", "reason": "invalid-request", "field": "memory"}
+            ]
+        },
+    )
+
+    with pytest.raises(ci.AuraError) as raised:
+        ci.call_endpoint("/instances", "POST", "tok", {})
+
+    assert "memory: Invalid memory" in str(raised.value)
+
+
+def test_call_endpoint_middleware_error_shape(api):
+    api.get(f"{BASE}/v1/tenants", status=403, json={"error": "Access denied"})
+
+    with pytest.raises(ci.AuraError) as raised:
+        ci.call_endpoint("/tenants", "GET", "tok")
+
+    assert raised.value.exit_code == ci.EXIT_AUTH
+    assert "HTTP 403: Access denied" in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "expected"),
+    [
+        (
+            "<html><title>502 Bad Gateway</title></html>",
+            "text/html",
+            "HTML page titled '502 Bad Gateway'",
+        ),
+        ("", "text/plain", "an empty body"),
+    ],
+)
+def test_call_endpoint_non_json_error_bodies(api, body, content_type, expected):
+    api.get(f"{BASE}/v1/tenants", status=502, body=body, content_type=content_type)
+
+    with pytest.raises(ci.AuraError) as raised:
+        ci.call_endpoint("/tenants", "GET", "tok")
+
+    assert raised.value.status == 502
+    assert expected in str(raised.value)
+
+
+@pytest.mark.parametrize("body", ['{"data": [', "[1, 2]", "<html>hi</html>"])
+def test_call_endpoint_success_that_is_not_a_json_object(api, body):
+    api.get(f"{BASE}/v1/tenants", status=200, body=body)
+
+    with pytest.raises(ci.AuraError) as raised:
+        ci.call_endpoint("/tenants", "GET", "tok")
+
+    assert "not the JSON object" in str(raised.value)
+
+
+def test_call_endpoint_network_failure_is_an_aura_error(api):
+    api.get(f"{BASE}/v1/tenants", body=requests.ConnectionError("Connection refused"))
+
+    with pytest.raises(ci.AuraError) as raised:
+        ci.call_endpoint("/tenants", "GET", "tok")
+
+    assert "connection refused" in str(raised.value)
+
+
+TENANTS = [
+    {"id": "11111111-1111-4111-8111-111111111111", "name": "First"},
+    {"id": "22222222-2222-4222-8222-222222222222", "name": "Middle"},
+    {"id": "33333333-3333-4333-8333-333333333333", "name": "Last"},
+]
+
+
+def test_get_tenant_id_finds_a_name_in_the_middle(api):
+    api.get(f"{BASE}/v1/tenants", json={"data": TENANTS})
+
+    assert ci.get_tenant_id("Middle", "tok") == "22222222-2222-4222-8222-222222222222"
+
+
+def test_get_tenant_id_accepts_a_non_uuid_id_from_the_list(api):
+    api.get(f"{BASE}/v1/tenants", json={"data": [{"id": "YOUR_PROJECT_ID", "name": "Staging"}]})
+
+    assert ci.get_tenant_id("YOUR_PROJECT_ID", "tok") == "YOUR_PROJECT_ID"
+
+
+def test_get_tenant_id_uses_a_uuid_without_a_request(api):
+    assert ci.get_tenant_id(TENANTS[2]["id"], "tok") == TENANTS[2]["id"]
+    assert len(api.calls) == 0
+
+
+def test_get_tenant_id_empty_means_the_only_tenant(api):
+    api.get(f"{BASE}/v1/tenants", json={"data": TENANTS[:1]})
+
+    assert ci.get_tenant_id("", "tok") == TENANTS[0]["id"]
+
+
+def test_get_tenant_id_without_data_is_an_error(api):
+    api.get(f"{BASE}/v1/tenants", json={"tenants": TENANTS})
+
+    with pytest.raises(ci.AuraError, match="without the expected data list"):
+        ci.get_tenant_id("First", "tok")
+
+
+def test_create_instance_returns_the_data_object(api):
+    data = {"id": "db1d1234", "password": "letMeIn123!", "username": "neo4j"}
+    api.post(f"{BASE}/v1/instances", status=202, json={"data": data})
+
+    assert ci.create_instance("tok", {"name": "x"}) == data
+
+
+def test_create_instance_without_data_is_an_error(api):
+    api.post(f"{BASE}/v1/instances", status=202, json={"id": "db1d1234"})
+
+    with pytest.raises(ci.AuraError, match="no instance data"):
+        ci.create_instance("tok", {"name": "x"})
+
+
+def test_read_dotenv_understands_the_usual_forms(tmp_path):
+    path = tmp_path / ".env"
+    path.write_text("# comment\n\nexport A=1\nB='two words'\nC=\"3\"\nD=four # note\nE=a#b\n")
+
+    assert ci.read_dotenv(str(path)) == {
+        "A": "1",
+        "B": "two words",
+        "C": "3",
+        "D": "four",
+        "E": "a#b",
+    }
+
+
+def test_read_dotenv_rejects_junk_without_echoing_it(tmp_path):
+    path = tmp_path / ".env"
+    path.write_text("A=1\nmy-secret-value\n")
+
+    with pytest.raises(ci.AuraError) as raised:
+        ci.read_dotenv(str(path))
+
+    assert str(raised.value) == f"{path} line 2 is not KEY=VALUE"
+
+
+def test_read_dotenv_rejects_non_utf8(tmp_path):
+    path = tmp_path / ".env"
+    path.write_bytes(b"AURA_TENANT=caf\xe9\n")
+
+    with pytest.raises(ci.AuraError, match="not UTF-8"):
+        ci.read_dotenv(str(path))
+
+
+def test_main_reports_errors_in_one_line_with_the_exit_code(monkeypatch, tmp_path, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("AURA_CLIENT_ID", raising=False)
+    monkeypatch.delenv("AURA_CLIENT_SECRET", raising=False)
+
+    assert ci.main([]) == ci.EXIT_USAGE
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert len(captured.err.splitlines()) == 1
