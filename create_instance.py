@@ -28,15 +28,24 @@ configuration error; 3 authentication or permission refused.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import datetime
 import ipaddress
 import logging
 import os
+import random
 import re
+import signal
 import sys
+import time
+from collections.abc import Iterator
 from typing import Any, NoReturn
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import MaxRetryError, NewConnectionError, ResponseError
+from urllib3.util.retry import Retry
 
 __all__ = [
     "AuraError",
@@ -64,6 +73,12 @@ API_URL = "https://api.neo4j.io"
 
 CONNECT_TIMEOUT = 10  # seconds to open a connection
 READ_TIMEOUT = 30  # seconds to wait for an answer; --timeout changes it
+RETRIES = 4  # resends of one request after a safe-to-retry failure
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+RETRY_BUDGET = 60  # seconds one request may spend waiting to be resent
+BACKOFF_BASE = 0.5  # seconds; the ceiling of the nth wait is BACKOFF_BASE * 2**n
+BACKOFF_MAX = 8
+MIN_REQUEST_INTERVAL = 60 / 125  # the API allows 125 requests a minute
 
 INSTANCE_TYPES = (
     "enterprise-db",
@@ -105,6 +120,7 @@ class AuraError(Exception):
         detail: str = "",
         reasons: tuple[str, ...] = (),
         request_id: str | None = None,
+        unsent: bool = False,
     ) -> None:
         super().__init__(message)
         self.exit_code = exit_code
@@ -112,6 +128,7 @@ class AuraError(Exception):
         self.detail = detail
         self.reasons = reasons
         self.request_id = request_id
+        self.unsent = unsent  # the request provably never reached the API
 
     def __str__(self) -> str:
         if self.request_id:
@@ -119,12 +136,82 @@ class AuraError(Exception):
         return str(self.args[0])
 
 
+class _Retry(Retry):
+    """urllib3's Retry, made safe for a call that creates billed instances.
+
+    A POST other than the token request is resent only when Aura provably did
+    not act on it: a 429, or a connection that never opened. After a read
+    timeout, a connection dropped once the request was sent, or a 5xx, Aura may
+    have created the instance, and a second POST could create a second one;
+    the caller finds out instead (see _create_without_duplicates).
+
+    Waits follow Retry-After when Aura sends it, otherwise exponential backoff
+    with full jitter; either way never shorter than the API's rate limit of
+    125 requests a minute allows, and never past RETRY_BUDGET seconds in all.
+    """
+
+    deadline: float | None = None  # set at the first retry of a request
+
+    def new(self, **kwargs: Any) -> _Retry:
+        retry = super().new(**kwargs)
+        retry.deadline = self.deadline or time.monotonic() + RETRY_BUDGET
+        return retry
+
+    def get_backoff_time(self) -> float:
+        attempts = len(self.history)
+        if attempts == 0:
+            return 0.0
+        ceiling = min(BACKOFF_MAX, BACKOFF_BASE * 2**attempts)
+        return max(MIN_REQUEST_INTERVAL, random.uniform(0, ceiling))
+
+    def get_retry_after(self, response: Any) -> float | None:
+        seconds = super().get_retry_after(response)
+        return None if seconds is None else max(seconds, MIN_REQUEST_INTERVAL)
+
+    def increment(
+        self,
+        method: str | None = None,
+        url: str | None = None,
+        response: Any = None,
+        error: Exception | None = None,
+        _pool: Any = None,
+        _stacktrace: Any = None,
+    ) -> _Retry:
+        not_acted_on = (response is not None and response.status == 429) or (
+            error is not None and self._is_connection_error(error)
+        )
+        if method == "POST" and not _is_token_url(url or "") and not not_acted_on:
+            if error is not None:
+                raise error.with_traceback(_stacktrace)
+            raise MaxRetryError(_pool, url or "", ResponseError("not resent"))  # type: ignore[arg-type]
+        retry = super().increment(method, url, response, error, _pool, _stacktrace)
+        wait = retry.get_retry_after(response) if response is not None else None
+        wait = wait if wait is not None else retry.get_backoff_time()
+        assert retry.deadline is not None
+        if time.monotonic() + wait > retry.deadline:
+            raise MaxRetryError(_pool, url or "", error or ResponseError("retry budget spent"))  # type: ignore[arg-type]
+        problem = f"HTTP {response.status}" if response is not None else type(error).__name__
+        log.info("%s %s: %s; retrying in %.1f s", method, _path_of(url or ""), problem, wait)
+        return retry
+
+
+def _is_token_url(url: str) -> bool:
+    return urlsplit(url).path.endswith("/oauth/token")
+
+
 class _Api:
-    """What every request of the run shares: the session, base URL and timeouts."""
+    """What every request of the run shares: the session, base URL and token.
+
+    One Session means one connection for the whole run (keep-alive). The
+    client id and secret are kept, in memory only, to renew an expired token.
+    """
 
     def __init__(self) -> None:
         self.base_url = API_URL
         self.read_timeout: float = READ_TIMEOUT
+        self.client_credentials: tuple[str, str] | None = None
+        self.token: str | None = None  # the newest token of the run
+        self.superseded: set[str] = set()  # tokens replaced by a renewal
         self._session: requests.Session | None = None
 
     @property
@@ -134,6 +221,16 @@ class _Api:
             session.headers["User-Agent"] = (
                 f"create_instance.py/{__version__} {requests.utils.default_user_agent()}"
             )
+            retry = _Retry(
+                total=RETRIES,
+                allowed_methods=frozenset({"GET", "POST"}),
+                status_forcelist=RETRY_STATUSES,
+                raise_on_status=False,
+            )
+            adapter = HTTPAdapter(max_retries=retry)
+            session.mount("https://", adapter)
+            session.mount("http://", adapter)
+            session.hooks["response"].append(_log_response)
             self._session = session
         return self._session
 
@@ -144,7 +241,8 @@ class _Api:
                 method, url, timeout=(CONNECT_TIMEOUT, self.read_timeout), **kwargs
             )
         except requests.RequestException as exc:
-            raise AuraError(f"{method} {_path_of(url)} failed: {_network_problem(exc)}") from None
+            problem, unsent = _network_problem(exc)
+            raise AuraError(f"{method} {_path_of(url)} failed: {problem}", unsent=unsent) from None
 
 
 _api = _Api()
@@ -153,7 +251,8 @@ _api = _Api()
 def get_oauth_token(client_id: str, client_secret: str) -> str:
     """Return an access token for the Aura API (valid for about an hour).
 
-    The token stays in memory; it is never written anywhere.
+    The token stays in memory; it is never written anywhere. The credentials
+    are kept in memory too, so that call_endpoint can renew an expired token.
     """
     response = _api.send(
         "POST",
@@ -173,6 +272,8 @@ def get_oauth_token(client_id: str, client_secret: str) -> str:
     token = _json_of(response, "the token request").get("access_token")
     if not isinstance(token, str) or not token:
         raise AuraError("the token request succeeded but its answer has no access_token")
+    _api.client_credentials = (client_id, client_secret)
+    _api.token = token
     return token
 
 
@@ -181,19 +282,57 @@ def call_endpoint(
 ) -> dict[str, Any]:
     """Call the Aura API at {base}/v1{path} and return the decoded JSON answer.
 
-    `body`, if given, is sent as JSON. Any failure, from the network or the
-    API, raises AuraError with the API's messages and X-Request-Id.
+    `body`, if given, is sent as JSON. A token that Aura refuses (it answers
+    403 once a token expires) is renewed once and the call sent again; a
+    refused call was not carried out, so this is safe even for a POST. Any
+    failure raises AuraError with the API's messages and X-Request-Id.
     """
-    response = _api.send(
+    if token in _api.superseded and _api.token:
+        token = _api.token
+    what = f"{method} /v1{path}"
+    response = _request(method, path, token, body)
+    if response.status_code in (401, 403) and _api.client_credentials:
+        log.info(
+            "%s: HTTP %s, the token may have expired; getting a new one", what, response.status_code
+        )
+        _api.superseded.add(token)
+        response = _request(method, path, get_oauth_token(*_api.client_credentials), body)
+        if response.status_code in (401, 403):
+            error = _error_from(response, what)
+            error.args = (
+                f"{error.args[0]} (also with a new token: the API credentials may "
+                "lack permission for this)",
+            )
+            raise error
+    if not response.ok:
+        raise _error_from(response, what)
+    return _json_of(response, what)
+
+
+def _request(method: str, path: str, token: str, body: dict[str, Any] | None) -> requests.Response:
+    return _api.send(
         method,
         f"{_api.base_url}/v1{path}",
         headers={"Authorization": f"Bearer {token}"},
         json=body,
     )
-    what = f"{method} /v1{path}"
-    if not response.ok:
-        raise _error_from(response, what)
-    return _json_of(response, what)
+
+
+def _log_response(response: requests.Response, *args: Any, **kwargs: Any) -> None:
+    """--verbose: one line per request. Headers and bodies are never logged."""
+    if log.isEnabledFor(logging.DEBUG):
+        parts = urlsplit(response.url)
+        log.debug(
+            "%s %s%s -> %s in %.0f ms%s",
+            response.request.method,
+            parts.path,
+            f"?{parts.query}" if parts.query else "",
+            response.status_code,
+            response.elapsed.total_seconds() * 1000,
+            f", X-Request-Id {response.headers['X-Request-Id']}"
+            if "X-Request-Id" in response.headers
+            else "",
+        )
 
 
 def get_tenant_id(tenant: str, token: str) -> str:
@@ -336,22 +475,26 @@ def _describe_body(response: requests.Response) -> str:
     return f"a {kind} body starting {text[:80]!r}"
 
 
-def _network_problem(exc: requests.RequestException) -> str:
-    """One line for a network failure, without urllib3's nested reprs."""
+def _network_problem(exc: requests.RequestException) -> tuple[str, bool]:
+    """One line for a network failure, and whether the request was never sent."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return "no connection in time (connect timeout)", True
     if isinstance(exc, requests.Timeout):
-        return "no answer in time (timeout)"
+        return "no answer in time (read timeout)", False
     if isinstance(exc, requests.exceptions.SSLError):
-        return "TLS handshake or certificate check failed"
+        return "TLS handshake or certificate check failed", False
     if isinstance(exc, requests.exceptions.ProxyError):
-        return "the proxy refused or dropped the connection"
+        return "the proxy refused or dropped the connection", False
     if isinstance(exc, requests.ConnectionError):
-        reason = str(exc)
-        if "refused" in reason:
-            return "connection refused"
-        if "Name or service not known" in reason or "nodename nor servname" in reason:
-            return "the host name could not be resolved"
-        return "the connection failed or was dropped"
-    return type(exc).__name__
+        cause = exc.args[0] if exc.args else None
+        if isinstance(cause, MaxRetryError) and isinstance(cause.reason, NewConnectionError):
+            if "Name or service not known" in str(cause.reason) or "getaddrinfo" in str(
+                cause.reason
+            ):
+                return "the host name could not be resolved", True
+            return "the connection could not be opened (refused or unreachable)", True
+        return "the connection was dropped before an answer came", False
+    return type(exc).__name__, False
 
 
 def _path_of(url: str) -> str:
@@ -435,6 +578,28 @@ def build_parser() -> argparse.ArgumentParser:
         "--cloud-provider",
         choices=CLOUD_PROVIDERS,
         help=f"cloud provider (default {CLOUD_PROVIDER!r})",
+    )
+    output = parser.add_argument_group("credentials and output")
+    output.add_argument(
+        "--credentials-file",
+        metavar="PATH",
+        help="where to save the credentials (default: Neo4j-<id>-Created-<date>.txt here, "
+        "as the Aura console names it); never overwritten",
+    )
+    output.add_argument(
+        "--no-credentials-file",
+        action="store_true",
+        help="do not save the credentials; stdout is then the only copy of the password",
+    )
+    output.add_argument(
+        "--verbose",
+        action="store_true",
+        help="log each request (method, path, status, duration, X-Request-Id) to stderr",
+    )
+    parser.add_argument(
+        "--allow-duplicate-name",
+        action="store_true",
+        help="create even if the tenant has an instance with the same name",
     )
     parser.add_argument(
         "--timeout",
@@ -528,16 +693,193 @@ def _check_spec(spec: dict[str, Any]) -> None:
         )
 
 
-def _print_credentials(instance: dict[str, Any]) -> None:
-    """The four labelled lines of the blog post, on stdout."""
-    print(f"Instance ID {instance.get('id')}")
-    print(f"Username {instance.get('username')}")
-    print(f"Password {instance.get('password')}")
-    print(f"Connection URI {instance.get('connection_url')}")
+def _check_credentials_path(path: str | None) -> None:
+    """Refuse, before anything is created, a credentials file that cannot be written."""
+    directory = os.path.dirname(path or "") or "."
+    if path and os.path.lexists(path):
+        raise AuraError(
+            f"credentials file {path} already exists; it is never overwritten",
+            exit_code=EXIT_USAGE,
+        )
+    if not os.path.isdir(directory) or not os.access(directory, os.W_OK):
+        raise AuraError(
+            f"cannot write the credentials file in {directory}; choose another place with "
+            "--credentials-file PATH, or --no-credentials-file",
+            exit_code=EXIT_USAGE,
+        )
 
 
-def _run(argv: list[str] | None) -> int:
-    args = build_parser().parse_args(argv)
+def _default_credentials_path(instance: dict[str, Any]) -> str:
+    """The Aura console's file name. The id comes from the API: keep it to a safe name."""
+    safe_id = re.sub(r"[^A-Za-z0-9_-]", "_", str(instance.get("id")))
+    return f"Neo4j-{safe_id}-Created-{datetime.date.today().isoformat()}.txt"
+
+
+def _save_credentials(instance: dict[str, Any], path: str) -> None:
+    """Write the credentials in the Aura console's format, which also works as a .env file.
+
+    The file is created with mode 0600, so it is never readable by others,
+    not even for a moment; an existing file is never replaced; and the data
+    is on disk before this returns.
+    """
+    content = "".join(
+        f"{line}\n"
+        for line in (
+            "# Wait 60 seconds before connecting using these details, or login to "
+            "https://console.neo4j.io to validate the Aura Instance is available",
+            f"NEO4J_URI={instance.get('connection_url') or ''}",
+            f"NEO4J_USERNAME={instance.get('username') or ''}",
+            f"NEO4J_PASSWORD={instance.get('password') or ''}",
+            "NEO4J_DATABASE=neo4j",
+            f"AURA_INSTANCEID={instance.get('id') or ''}",
+            f"AURA_INSTANCENAME={instance.get('name') or ''}",
+        )
+    )
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+        file.write(content)
+        file.flush()
+        os.fsync(file.fileno())
+
+
+def _write_stdout(text: str) -> bool:
+    """Write to stdout; False if nobody reads it any more (`| head -1` went away)."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return True
+    except (BrokenPipeError, ValueError):
+        # Point stdout at /dev/null so the interpreter's final flush cannot fail too.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return False
+
+
+def _deliver(instance: dict[str, Any], args: argparse.Namespace) -> int:
+    """Save the credentials, then print them; return the exit code so far.
+
+    The file comes first: whatever happens to stdout afterwards (a closed
+    pipe, Ctrl-C), the one-time password is already on disk.
+    """
+    exit_code = EXIT_OK
+    path = None
+    if not args.no_credentials_file:
+        path = args.credentials_file or _default_credentials_path(instance)
+        try:
+            _save_credentials(instance, path)
+            log.info("Credentials saved to %s (readable only by you).", path)
+        except OSError as exc:
+            log.warning(
+                "warning: could not save the credentials to %s (%s); the lines below are "
+                "the only copy of the password: keep them now",
+                path,
+                exc.strerror or exc,
+            )
+            path, exit_code = None, EXIT_FAILED
+    else:
+        log.info("No credentials file (--no-credentials-file): stdout is the only copy.")
+
+    lines = [
+        f"Instance ID {instance.get('id')}",
+        f"Username {instance.get('username')}",
+        f"Password {instance.get('password')}",
+        f"Connection URI {instance.get('connection_url')}",
+    ]
+    if not _write_stdout("".join(f"{line}\n" for line in lines)):
+        if path:
+            log.warning("warning: stdout was closed; the credentials are in %s", path)
+        else:
+            log.error(
+                "error: stdout was closed and no credentials file was written: "
+                "the password is lost; reset it in the Aura console"
+            )
+            exit_code = EXIT_FAILED
+    missing = [key for key in ("password", "connection_url") if not instance.get(key)]
+    if missing:
+        log.error(
+            "error: instance %s was created, but the API's answer had no %s; find it in "
+            "the Aura console (a lost password can be reset there)",
+            instance.get("id"),
+            " and no ".join(missing),
+        )
+        exit_code = EXIT_FAILED
+    return exit_code
+
+
+def list_instances(token: str, tenant_id: str) -> list[dict[str, Any]]:
+    """The instances of one tenant (id, name, ...; the list has no status)."""
+    path = f"/instances?tenantId={quote(tenant_id, safe='')}"
+    return _data_list(call_endpoint(path, "GET", token), f"GET /v1{path}")
+
+
+def _create_without_duplicates(
+    token: str, spec: dict[str, Any], known_ids: set[str]
+) -> dict[str, Any]:
+    """create_instance, and after a failure that may have created it, find out.
+
+    A read timeout, a dropped connection or a 5xx after the POST was sent
+    leaves it unknown whether Aura created the instance. Sending the POST
+    again could create a second, billed one; instead, look for an instance
+    with the name that was not there before.
+    """
+    try:
+        return create_instance(token, spec)
+    except AuraError as failure:
+        if failure.unsent or (failure.status is not None and failure.status < 500):
+            raise
+        log.warning(
+            "warning: %s; the instance may or may not exist now. Not resending the create "
+            "call (that could create a second instance); checking the tenant's instances.",
+            failure,
+        )
+        try:
+            appeared = [
+                instance
+                for instance in list_instances(token, spec["tenant_id"])
+                if instance.get("name") == spec["name"] and instance.get("id") not in known_ids
+            ]
+        except AuraError as check:
+            raise AuraError(
+                f"the create call failed ({failure}) and the check failed too ({check}); "
+                f"look for an instance named {spec['name']!r} in the Aura console before "
+                "running again"
+            ) from None
+        if appeared:
+            raise AuraError(
+                f"instance {', '.join(str(i.get('id')) for i in appeared)} named "
+                f"{spec['name']!r} was created, but its password was lost with the failed "
+                "answer; delete it or reset its password in the Aura console"
+            ) from None
+        raise AuraError(
+            f"the create call failed ({failure}) and no instance named {spec['name']!r} "
+            "appeared: nothing was created, and it is safe to run again"
+        ) from None
+
+
+@contextlib.contextmanager
+def _interrupts_deferred(reason: str) -> Iterator[None]:
+    """Hold back Ctrl-C while the one-time password is on its way to disk.
+
+    The first Ctrl-C is reported and acted on when the block ends; a second
+    one interrupts at once, for a user who insists.
+    """
+    interrupted: list[int] = []
+
+    def defer(signum: int, frame: Any) -> None:
+        if interrupted:
+            raise KeyboardInterrupt
+        interrupted.append(signum)
+        log.warning("Ctrl-C: %s; stopping right after. Press it again to stop now.", reason)
+
+    previous = signal.signal(signal.SIGINT, defer)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if interrupted:
+        raise KeyboardInterrupt
+
+
+def _run(args: argparse.Namespace) -> int:
     dotenv = read_dotenv()
     client_id = _setting(None, "AURA_CLIENT_ID", dotenv, "").strip()
     client_secret = _setting(None, "AURA_CLIENT_SECRET", dotenv, "").strip()
@@ -569,28 +911,39 @@ def _run(argv: list[str] | None) -> int:
         "cloud_provider": args.cloud_provider or CLOUD_PROVIDER,
     }
     _check_spec(spec)
+    if not args.no_credentials_file:
+        _check_credentials_path(args.credentials_file)
 
     token = get_oauth_token(client_id, client_secret)
     spec["tenant_id"] = get_tenant_id(tenant, token)
+    existing = list_instances(token, spec["tenant_id"])
+    same_name = [str(i.get("id")) for i in existing if i.get("name") == spec["name"]]
+    if same_name and not args.allow_duplicate_name:
+        raise AuraError(
+            f"an instance named {spec['name']!r} already exists in this tenant "
+            f"({', '.join(same_name)}); choose another --name, or pass --allow-duplicate-name",
+            exit_code=EXIT_USAGE,
+        )
     log.info(
         "Creating %s instance %r in tenant %s; Aura takes a few minutes to start it.",
         spec["type"],
         spec["name"],
         spec["tenant_id"],
     )
-    instance = create_instance(token, spec)
-    _print_credentials(instance)
-    return EXIT_OK
+    with _interrupts_deferred("the create call is under way and its password comes only once"):
+        instance = _create_without_duplicates(token, spec, {str(i.get("id")) for i in existing})
+        return _deliver(instance, args)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit code."""
+    args = build_parser().parse_args(argv)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(message)s"))
     log.addHandler(handler)
-    log.setLevel(logging.INFO)
+    log.setLevel(logging.DEBUG if args.verbose else logging.INFO)
     try:
-        return _run(argv)
+        return _run(args)
     except AuraError as exc:
         log.error("error: %s", exc)
         return exc.exit_code

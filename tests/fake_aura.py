@@ -28,7 +28,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import parse_qs, urlsplit
 
 CLIENT_ID = "fake-client-id"
@@ -71,7 +71,9 @@ class Fault:
     status/headers/body replace the answer; `delay` waits before answering;
     `drop` closes the connection without any answer; `apply` first performs
     the call for real (so a POST that "failed" still created its instance);
-    `expire_tokens` makes every token issued so far invalid before the call.
+    `expire_tokens` makes every token issued so far invalid before the call;
+    `action` is called just before answering, to change the world the script
+    sees at that moment (say, make its credentials file path unwritable).
     """
 
     status: int | None = None
@@ -81,6 +83,7 @@ class Fault:
     drop: bool = False
     apply: bool = False
     expire_tokens: bool = False
+    action: Callable[[], None] | None = None
 
 
 @dataclass
@@ -164,8 +167,8 @@ class FakeAura:
         self._faults: dict[tuple[str, str], list[Fault | None]] = {}
         self._calls: dict[tuple[str, str], int] = {}
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(self))
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", port), _handler_for(self))
+        self._server.fake = self
         self._thread: threading.Thread | None = None
 
     # -- control ------------------------------------------------------------
@@ -262,6 +265,15 @@ class FakeAura:
         return data
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    fake: FakeAura
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that gave up (a test's short read timeout) is expected here.
+        self.fake.log.append(f"client {client_address} went away")
+
+
 def _error(message: str, reason: str, field_name: str | None = None) -> dict[str, Any]:
     item = {"message": message, "reason": reason}
     if field_name:
@@ -339,6 +351,8 @@ def _handler_for(fake: FakeAura) -> type[BaseHTTPRequestHandler]:
             else:
                 status, answer, headers = self._dispatch(parts.path, parts.query, body)
             if fault:
+                if fault.action:
+                    fault.action()
                 time.sleep(fault.delay)
                 if fault.drop:
                     self.close_connection = True

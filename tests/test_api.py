@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 import requests
 import responses
@@ -149,13 +151,29 @@ def test_call_endpoint_success_that_is_not_a_json_object(api, body):
     assert "not the JSON object" in str(raised.value)
 
 
-def test_call_endpoint_network_failure_is_an_aura_error(api):
-    api.get(f"{BASE}/v1/tenants", body=requests.ConnectionError("Connection refused"))
+def test_call_endpoint_refused_connection_is_an_unsent_aura_error(api, monkeypatch):
+    monkeypatch.setattr(ci, "RETRIES", 0)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    ci._api.base_url = f"http://127.0.0.1:{closed_port}"
+    api.add_passthru(ci._api.base_url)
 
     with pytest.raises(ci.AuraError) as raised:
         ci.call_endpoint("/tenants", "GET", "tok")
 
-    assert "connection refused" in str(raised.value)
+    assert "could not be opened" in str(raised.value)
+    assert raised.value.unsent
+
+
+def test_call_endpoint_read_timeout_is_not_unsent(api):
+    api.get(f"{BASE}/v1/tenants", body=requests.ReadTimeout("slow"))
+
+    with pytest.raises(ci.AuraError) as raised:
+        ci.call_endpoint("/tenants", "GET", "tok")
+
+    assert "read timeout" in str(raised.value)
+    assert not raised.value.unsent
 
 
 TENANTS = [

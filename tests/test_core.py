@@ -31,7 +31,7 @@ def test_single_tenant_account_creates_and_prints_the_four_lines(fake, run):
 def test_requests_are_the_documented_ones(fake, run):
     run("--name", "graph-1")
 
-    token, tenants, create = fake.requests
+    token, tenants, instances, create = fake.requests
     assert (token.method, token.path) == ("POST", "/oauth/token")
     assert (
         token.headers["Authorization"]
@@ -40,6 +40,8 @@ def test_requests_are_the_documented_ones(fake, run):
     assert token.headers["Content-Type"] == "application/x-www-form-urlencoded"
     assert token.body == b"grant_type=client_credentials"
     assert (tenants.method, tenants.path) == ("GET", "/v1/tenants")
+    assert (instances.method, instances.path) == ("GET", "/v1/instances")
+    assert instances.query == {"tenantId": [TENANT_ID]}
     assert (create.method, create.path) == ("POST", "/v1/instances")
     assert create.headers["Content-Type"] == "application/json"
     assert create.headers["Authorization"].startswith("Bearer ")
