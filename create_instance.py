@@ -30,7 +30,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime
+import difflib
 import ipaddress
+import json
 import logging
 import os
 import random
@@ -68,6 +70,10 @@ REGION = "europe-west1"
 MEMORY = "2GB"
 INSTANCE_TYPE = "enterprise-db"  # enterprise-db is Virtual Dedicated Cloud
 CLOUD_PROVIDER = "gcp"
+STORAGE = ""  # such as "4GB"; empty: not sent, Aura picks the size that goes with MEMORY
+VECTOR_OPTIMIZED = False
+GRAPH_ANALYTICS_PLUGIN = False  # professional-db only
+CUSTOMER_MANAGED_KEY_ID = ""  # enterprise-db and enterprise-ds only
 API_URL = "https://api.neo4j.io"
 # ---------------------------------------------------------------------------
 
@@ -79,6 +85,8 @@ RETRY_BUDGET = 60  # seconds one request may spend waiting to be resent
 BACKOFF_BASE = 0.5  # seconds; the ceiling of the nth wait is BACKOFF_BASE * 2**n
 BACKOFF_MAX = 8
 MIN_REQUEST_INTERVAL = 60 / 125  # the API allows 125 requests a minute
+WAIT_INTERVAL = 3  # seconds between status polls with --wait: 20 a minute
+WAIT_TIMEOUT = 900  # creation "can occasionally take up to 10 minutes"
 
 INSTANCE_TYPES = (
     "enterprise-db",
@@ -90,11 +98,33 @@ INSTANCE_TYPES = (
 )
 CLOUD_PROVIDERS = ("gcp", "aws", "azure")
 MAX_NAME_LENGTH = 30
+KNOWN_STATUSES = frozenset(
+    {
+        "creating",
+        "destroying",
+        "running",
+        "pausing",
+        "paused",
+        "suspending",
+        "suspended",
+        "resuming",
+        "loading",
+        "loading failed",
+        "restoring",
+        "updating",
+        "overwriting",
+    }
+)
+HOPELESS_STATUSES = frozenset(  # from creating, these never lead to running by themselves
+    {"destroying", "pausing", "paused", "suspending", "suspended", "loading failed"}
+)
 
 EXIT_OK = 0
 EXIT_FAILED = 1  # the API or the network failed
 EXIT_USAGE = 2  # usage or configuration error, found before or by the API
 EXIT_AUTH = 3  # authentication or permission refused
+EXIT_NOT_READY = 4  # --wait: the instance did not become ready
+EXIT_INTERRUPTED = 130  # Ctrl-C, as shells report it
 
 log = logging.getLogger("create_instance")
 
@@ -364,6 +394,29 @@ def create_instance(token: str, spec: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+def list_instances(token: str, tenant_id: str) -> list[dict[str, Any]]:
+    """The instances of one tenant: id, name and so on, but no status."""
+    path = f"/instances?tenantId={quote(tenant_id, safe='')}"
+    return _data_list(call_endpoint(path, "GET", token), f"GET /v1{path}")
+
+
+def get_instance(token: str, instance_id: str) -> dict[str, Any]:
+    """One instance's details, with its status (never its password)."""
+    path = f"/instances/{quote(instance_id, safe='')}"
+    return _data_object(call_endpoint(path, "GET", token), f"GET /v1{path}")
+
+
+def get_configurations(token: str, tenant_id: str) -> list[dict[str, Any]]:
+    """The instance configurations (type, cloud, region, memory, storage, version)
+    that a tenant may create."""
+    path = f"/tenants/{quote(tenant_id, safe='')}"
+    tenant = _data_object(call_endpoint(path, "GET", token), f"GET /v1{path}")
+    configurations = tenant.get("instance_configurations")
+    if not isinstance(configurations, list):
+        raise AuraError(f"GET /v1{path} answered without instance_configurations")
+    return [c for c in configurations if isinstance(c, dict)]
+
+
 _TENANT_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
 
 
@@ -419,6 +472,14 @@ def _data_list(answer: dict[str, Any], what: str) -> list[dict[str, Any]]:
     data = answer.get("data")
     if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
         raise AuraError(f"{what} answered without the expected data list")
+    return data
+
+
+def _data_object(answer: dict[str, Any], what: str) -> dict[str, Any]:
+    """The `data` object of an answer, or an AuraError if it has none."""
+    data = answer.get("data")
+    if not isinstance(data, dict):
+        raise AuraError(f"{what} answered without the expected data object")
     return data
 
 
@@ -502,7 +563,7 @@ def _path_of(url: str) -> str:
 
 
 # ---------------------------------------------------------------------------
-# The command line
+# The command line: settings, checks, create, deliver, wait
 # ---------------------------------------------------------------------------
 
 
@@ -554,8 +615,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Create a Neo4j Aura instance and print its one-time credentials. "
         "AURA_CLIENT_ID and AURA_CLIENT_SECRET must be set in the environment or "
         "in a .env file in the current directory.",
-        epilog="Exit codes: 0 created; 1 the API or the network failed; 2 usage or "
-        "configuration error; 3 authentication or permission refused.",
+        epilog="Exit codes: 0 created (or listed, or dry run passed); 1 the API or the "
+        "network failed; 2 usage or configuration error; 3 authentication or permission "
+        "refused; 4 --wait: the instance did not become ready; 130 interrupted.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument(
@@ -567,10 +629,28 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--api-url", help=f"Aura API base URL (env AURA_API_URL; default {API_URL})"
     )
-    spec = parser.add_argument_group("instance spec (defaults: the constants in the script)")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=READ_TIMEOUT,
+        metavar="SECONDS",
+        help=f"seconds to wait for each answer from the API (default {READ_TIMEOUT})",
+    )
+
+    spec = parser.add_argument_group(
+        "instance spec",
+        "Defaults are the constants at the top of the script. "
+        "--list-configurations shows what the tenant offers.",
+    )
     spec.add_argument("--neo4j-version", help=f"Neo4j version (default {NEO4J_VERSION!r})")
     spec.add_argument("--region", help=f"cloud region (default {REGION!r})")
     spec.add_argument("--memory", help=f"memory size such as 2GB (default {MEMORY!r})")
+    spec.add_argument(
+        "--storage",
+        help="storage size such as 4GB; sent only when given (default: "
+        + (repr(STORAGE) if STORAGE else "Aura's size for the memory")
+        + ")",
+    )
     spec.add_argument(
         "--type", choices=INSTANCE_TYPES, help=f"instance type (default {INSTANCE_TYPE!r})"
     )
@@ -579,7 +659,67 @@ def build_parser() -> argparse.ArgumentParser:
         choices=CLOUD_PROVIDERS,
         help=f"cloud provider (default {CLOUD_PROVIDER!r})",
     )
+    spec.add_argument(
+        "--vector-optimized",
+        action=argparse.BooleanOptionalAction,
+        help=f"optimize the instance for vector search (default {VECTOR_OPTIMIZED})",
+    )
+    spec.add_argument(
+        "--graph-analytics-plugin",
+        action=argparse.BooleanOptionalAction,
+        help=f"install the Graph Analytics plugin; professional-db only "
+        f"(default {GRAPH_ANALYTICS_PLUGIN})",
+    )
+    spec.add_argument(
+        "--source-instance-id", metavar="ID", help="clone the new instance from this instance"
+    )
+    spec.add_argument(
+        "--source-snapshot-id",
+        metavar="ID",
+        help="clone from this (exportable) snapshot of --source-instance-id",
+    )
+    spec.add_argument(
+        "--customer-managed-key-id",
+        metavar="ID",
+        help="encrypt with this customer managed key; enterprise-db and enterprise-ds only",
+    )
+
+    run = parser.add_argument_group("what to do")
+    run.add_argument(
+        "--allow-duplicate-name",
+        action="store_true",
+        help="create even if the tenant has an instance with the same name",
+    )
+    run.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="run every check, print the JSON body that would be sent, create nothing",
+    )
+    run.add_argument(
+        "--list-configurations",
+        action="store_true",
+        help="print the configurations the tenant offers, then exit",
+    )
+    run.add_argument(
+        "--wait",
+        action="store_true",
+        help="after printing the credentials, wait until the instance is running",
+    )
+    run.add_argument(
+        "--wait-timeout",
+        type=float,
+        default=WAIT_TIMEOUT,
+        metavar="SECONDS",
+        help=f"give up waiting after this long, with exit code 4 (default {WAIT_TIMEOUT})",
+    )
+
     output = parser.add_argument_group("credentials and output")
+    output.add_argument(
+        "--output",
+        choices=("text", "json"),
+        default="text",
+        help="text: four labelled lines (default); json: one JSON object on stdout",
+    )
     output.add_argument(
         "--credentials-file",
         metavar="PATH",
@@ -595,18 +735,6 @@ def build_parser() -> argparse.ArgumentParser:
         "--verbose",
         action="store_true",
         help="log each request (method, path, status, duration, X-Request-Id) to stderr",
-    )
-    parser.add_argument(
-        "--allow-duplicate-name",
-        action="store_true",
-        help="create even if the tenant has an instance with the same name",
-    )
-    parser.add_argument(
-        "--timeout",
-        type=float,
-        default=READ_TIMEOUT,
-        metavar="SECONDS",
-        help=f"seconds to wait for each answer from the API (default {READ_TIMEOUT})",
     )
     return parser
 
@@ -661,36 +789,187 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def _spec_from(args: argparse.Namespace, dotenv: dict[str, str]) -> dict[str, Any]:
+    """The POST /instances body, less tenant_id, from flags and constants.
+
+    Optional fields are present only when they are wanted: the API's defaults
+    stay the API's business.
+    """
+    spec: dict[str, Any] = {
+        "version": args.neo4j_version or NEO4J_VERSION,
+        "region": args.region or REGION,
+        "memory": args.memory or MEMORY,
+        "name": _setting(args.name, "AURA_INSTANCE_NAME", dotenv, INSTANCE_NAME),
+        "type": args.type or INSTANCE_TYPE,
+        "cloud_provider": args.cloud_provider or CLOUD_PROVIDER,
+    }
+    optional = {
+        "storage": args.storage or STORAGE,
+        "vector_optimized": _chosen(args.vector_optimized, VECTOR_OPTIMIZED),
+        "graph_analytics_plugin": _chosen(args.graph_analytics_plugin, GRAPH_ANALYTICS_PLUGIN),
+        "source_instance_id": args.source_instance_id,
+        "source_snapshot_id": args.source_snapshot_id,
+        "customer_managed_key_id": args.customer_managed_key_id or CUSTOMER_MANAGED_KEY_ID,
+    }
+    spec.update((key, value) for key, value in optional.items() if value)
+    return spec
+
+
+def _chosen(flag: bool | None, default: bool) -> bool:
+    return default if flag is None else flag
+
+
 def _check_spec(spec: dict[str, Any]) -> None:
     """The checks that need no network: each failure is one line, exit 2."""
     name = spec["name"]
+    problem = None
     if not name.strip():
-        raise AuraError("the instance name is empty", exit_code=EXIT_USAGE)
-    if name != name.strip():
-        raise AuraError(
-            f"the instance name {name!r} has leading or trailing whitespace",
-            exit_code=EXIT_USAGE,
-        )
-    if len(name) > MAX_NAME_LENGTH:
-        raise AuraError(
+        problem = "the instance name is empty"
+    elif name != name.strip():
+        problem = f"the instance name {name!r} has leading or trailing whitespace"
+    elif len(name) > MAX_NAME_LENGTH:
+        problem = (
             f"the instance name is {len(name)} characters long; Aura allows at most "
-            f"{MAX_NAME_LENGTH}",
-            exit_code=EXIT_USAGE,
+            f"{MAX_NAME_LENGTH}"
         )
-    if spec["type"] not in INSTANCE_TYPES:
-        raise AuraError(
-            f"instance type {spec['type']!r} is not one of {', '.join(INSTANCE_TYPES)}",
-            exit_code=EXIT_USAGE,
+    elif spec["type"] not in INSTANCE_TYPES:
+        problem = f"instance type {spec['type']!r} is not one of {', '.join(INSTANCE_TYPES)}"
+    elif spec["cloud_provider"] not in CLOUD_PROVIDERS:
+        problem = (
+            f"cloud provider {spec['cloud_provider']!r} is not one of {', '.join(CLOUD_PROVIDERS)}"
         )
-    if spec["cloud_provider"] not in CLOUD_PROVIDERS:
-        raise AuraError(
-            f"cloud provider {spec['cloud_provider']!r} is not one of {', '.join(CLOUD_PROVIDERS)}",
-            exit_code=EXIT_USAGE,
+    elif not _SIZE.fullmatch(spec["memory"]):
+        problem = f"memory {spec['memory']!r} is not a size such as 2GB"
+    elif "storage" in spec and not _SIZE.fullmatch(spec["storage"]):
+        problem = f"storage {spec['storage']!r} is not a size such as 4GB"
+    elif "storage" in spec and spec["type"] == "free-db":
+        problem = "free-db instances have no storage setting; leave --storage out"
+    elif spec.get("graph_analytics_plugin") and spec["type"] != "professional-db":
+        problem = "--graph-analytics-plugin is only for professional-db instances"
+    elif spec.get("customer_managed_key_id") and spec["type"] not in (
+        "enterprise-db",
+        "enterprise-ds",
+    ):
+        problem = "a customer managed key is only for enterprise-db and enterprise-ds instances"
+    elif "source_snapshot_id" in spec and "source_instance_id" not in spec:
+        problem = "--source-snapshot-id needs --source-instance-id (the snapshot's instance)"
+    if problem:
+        raise AuraError(problem, exit_code=EXIT_USAGE)
+
+
+_SIZE = re.compile(r"[0-9]+(\.[0-9]+)?GB")
+_CONFIGURATION_KEYS = ("type", "cloud_provider", "region", "version", "memory", "storage")
+
+
+def _configuration_problem(spec: dict[str, Any], offered: list[dict[str, Any]]) -> str | None:
+    """None if the tenant offers what `spec` asks for; else what it offers nearest to it.
+
+    Narrows down as Aura's choices do: type, then cloud and region, then
+    version, then memory and storage; the first step that fails is explained.
+    """
+    keys = [key for key in _CONFIGURATION_KEYS if key in spec]
+    if any(all(c.get(key) == spec[key] for key in keys) for c in offered):
+        return None
+    wanted = f"{spec['type']} with {spec['memory']} in {spec['cloud_provider']} {spec['region']}"
+    of_type = [c for c in offered if c.get("type") == spec["type"]]
+    if not of_type:
+        types = sorted({str(c.get("type")) for c in offered})
+        return f"the tenant offers no {spec['type']} instances; it offers: {', '.join(types)}"
+    here = [
+        c
+        for c in of_type
+        if (c.get("cloud_provider"), c.get("region")) == (spec["cloud_provider"], spec["region"])
+    ]
+    if not here:
+        clouds: dict[str, set[str]] = {}
+        for c in of_type:
+            clouds.setdefault(str(c.get("cloud_provider")), set()).add(str(c.get("region")))
+        near = difflib.get_close_matches(spec["region"], sorted(set().union(*clouds.values())), 1)
+        hint = f" Did you mean {near[0]!r}?" if near else ""
+        where = "; ".join(f"{cloud}: {', '.join(sorted(r))}" for cloud, r in sorted(clouds.items()))
+        return f"{wanted} is not offered.{hint} {spec['type']} is offered in {where}"
+    versions = sorted({str(c.get("version")) for c in here})
+    if spec["version"] not in versions:
+        return f"Neo4j version {spec['version']!r} is not offered for {wanted}; offered: " + (
+            ", ".join(versions)
         )
-    if not re.fullmatch(r"[1-9][0-9]*GB", spec["memory"]):
-        raise AuraError(
-            f"memory {spec['memory']!r} is not a size such as 2GB", exit_code=EXIT_USAGE
+    sizes = [c for c in here if c.get("version") == spec["version"]]
+    memories = sorted({str(c.get("memory")) for c in sizes}, key=_gigabytes)
+    if spec["memory"] not in memories:
+        return (
+            f"{spec['type']} in {spec['cloud_provider']} {spec['region']} comes with memory "
+            f"{', '.join(memories)}, not {spec['memory']}"
         )
+    storages = sorted({str(c.get("storage")) for c in sizes if c.get("memory") == spec["memory"]})
+    return f"with {spec['memory']} memory, storage is {', '.join(storages)}, not {spec['storage']}"
+
+
+def _gigabytes(size: Any) -> float:
+    match = _SIZE.fullmatch(str(size))
+    return float(match.group(0)[:-2]) if match else float("inf")
+
+
+def _configurations_table(offered: list[dict[str, Any]]) -> str:
+    """The tenant's configurations as an aligned, sorted text table."""
+    header = ("TYPE", "CLOUD", "REGION", "REGION NAME", "MEMORY", "STORAGE", "VERSION")
+    rows = [header] + [
+        tuple(
+            str(c.get(key, ""))
+            for key in (
+                "type",
+                "cloud_provider",
+                "region",
+                "region_name",
+                "memory",
+                "storage",
+                "version",
+            )
+        )
+        for c in _sorted_configurations(offered)
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    return "".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() + "\n"
+        for row in rows
+    )
+
+
+def _sorted_configurations(offered: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(
+        offered,
+        key=lambda c: (
+            str(c.get("type")),
+            str(c.get("cloud_provider")),
+            str(c.get("region")),
+            str(c.get("version")),
+            _gigabytes(c.get("memory")),
+            _gigabytes(c.get("storage")),
+        ),
+    )
+
+
+def _fill_free_spec(
+    spec: dict[str, Any], args: argparse.Namespace, offered: list[dict[str, Any]]
+) -> None:
+    """free-db comes in one configuration: take it, except for what flags set."""
+    free = [c for c in offered if c.get("type") == "free-db"]
+    if not free:
+        return  # _configuration_problem explains
+    chosen = free[0]
+    for key, flag in (
+        ("cloud_provider", args.cloud_provider),
+        ("region", args.region),
+        ("memory", args.memory),
+        ("version", args.neo4j_version),
+    ):
+        if flag is None and chosen.get(key):
+            spec[key] = chosen[key]
+    log.info(
+        "free-db: using the tenant's free configuration, %s %s with %s.",
+        spec["cloud_provider"],
+        spec["region"],
+        spec["memory"],
+    )
 
 
 def _check_credentials_path(path: str | None) -> None:
@@ -754,45 +1033,43 @@ def _write_stdout(text: str) -> bool:
         return False
 
 
-def _deliver(instance: dict[str, Any], args: argparse.Namespace) -> int:
-    """Save the credentials, then print them; return the exit code so far.
+def _save_and_show(
+    instance: dict[str, Any], args: argparse.Namespace
+) -> tuple[dict[str, Any], int]:
+    """Save the credentials, then (in text mode) print them.
 
-    The file comes first: whatever happens to stdout afterwards (a closed
-    pipe, Ctrl-C), the one-time password is already on disk.
+    Returns the result for JSON output and the exit code so far. The file
+    comes first: whatever happens to stdout afterwards (a closed pipe,
+    Ctrl-C), the one-time password is already on disk.
     """
+    result = dict(instance)
     exit_code = EXIT_OK
-    path = None
-    if not args.no_credentials_file:
+    if args.no_credentials_file:
+        log.info("No credentials file (--no-credentials-file): stdout is the only copy.")
+    else:
         path = args.credentials_file or _default_credentials_path(instance)
         try:
             _save_credentials(instance, path)
+            result["credentials_file"] = path
             log.info("Credentials saved to %s (readable only by you).", path)
         except OSError as exc:
             log.warning(
-                "warning: could not save the credentials to %s (%s); the lines below are "
-                "the only copy of the password: keep them now",
+                "warning: could not save the credentials to %s (%s); stdout has the only "
+                "copy of the password: keep it now",
                 path,
                 exc.strerror or exc,
             )
-            path, exit_code = None, EXIT_FAILED
-    else:
-        log.info("No credentials file (--no-credentials-file): stdout is the only copy.")
-
-    lines = [
-        f"Instance ID {instance.get('id')}",
-        f"Username {instance.get('username')}",
-        f"Password {instance.get('password')}",
-        f"Connection URI {instance.get('connection_url')}",
-    ]
-    if not _write_stdout("".join(f"{line}\n" for line in lines)):
-        if path:
-            log.warning("warning: stdout was closed; the credentials are in %s", path)
-        else:
-            log.error(
-                "error: stdout was closed and no credentials file was written: "
-                "the password is lost; reset it in the Aura console"
-            )
             exit_code = EXIT_FAILED
+
+    if args.output == "text":
+        lines = [
+            f"Instance ID {instance.get('id')}",
+            f"Username {instance.get('username')}",
+            f"Password {instance.get('password')}",
+            f"Connection URI {instance.get('connection_url')}",
+        ]
+        if not _write_stdout("".join(f"{line}\n" for line in lines)):
+            exit_code = max(exit_code, _stdout_closed(result))
     missing = [key for key in ("password", "connection_url") if not instance.get(key)]
     if missing:
         log.error(
@@ -802,13 +1079,20 @@ def _deliver(instance: dict[str, Any], args: argparse.Namespace) -> int:
             " and no ".join(missing),
         )
         exit_code = EXIT_FAILED
-    return exit_code
+    return result, exit_code
 
 
-def list_instances(token: str, tenant_id: str) -> list[dict[str, Any]]:
-    """The instances of one tenant (id, name, ...; the list has no status)."""
-    path = f"/instances?tenantId={quote(tenant_id, safe='')}"
-    return _data_list(call_endpoint(path, "GET", token), f"GET /v1{path}")
+def _stdout_closed(result: dict[str, Any]) -> int:
+    if "credentials_file" in result:
+        log.warning(
+            "warning: stdout was closed; the credentials are in %s", result["credentials_file"]
+        )
+        return EXIT_OK
+    log.error(
+        "error: stdout was closed and no credentials file was written: the password "
+        "is lost; reset it in the Aura console"
+    )
+    return EXIT_FAILED
 
 
 def _create_without_duplicates(
@@ -855,6 +1139,36 @@ def _create_without_duplicates(
         ) from None
 
 
+def _explain_rejection(token: str, spec: dict[str, Any], rejection: AuraError) -> AuraError:
+    """Turn a 400 from the create call into what the tenant offers instead.
+
+    The configurations are fetched only now, after Aura said no: a check
+    before every create would cost each successful run a round trip, and
+    Aura checks the combination itself anyway, creating nothing when it
+    rejects it.
+    """
+    if "tenant-not-found" in rejection.reasons:
+        return _unknown_tenant(token, spec["tenant_id"])
+    try:
+        problem = _configuration_problem(spec, get_configurations(token, spec["tenant_id"]))
+    except AuraError:
+        return rejection
+    if problem is None:
+        return rejection
+    return AuraError(f"{problem} (nothing was created)", exit_code=EXIT_USAGE)
+
+
+def _unknown_tenant(token: str, tenant_id: str) -> AuraError:
+    try:
+        tenants = _data_list(call_endpoint("/tenants", "GET", token), "GET /v1/tenants")
+        listing = ", ".join(f"{t.get('name')!r} ({t.get('id')})" for t in tenants)
+    except AuraError:
+        listing = "(the list could not be fetched)"
+    return AuraError(
+        f"no tenant has the id {tenant_id}; the account has: {listing}", exit_code=EXIT_USAGE
+    )
+
+
 @contextlib.contextmanager
 def _interrupts_deferred(reason: str) -> Iterator[None]:
     """Hold back Ctrl-C while the one-time password is on its way to disk.
@@ -879,6 +1193,80 @@ def _interrupts_deferred(reason: str) -> Iterator[None]:
         raise KeyboardInterrupt
 
 
+class _Progress:
+    """Status on stderr: one line rewritten in place on a terminal, else a line per change."""
+
+    def __init__(self) -> None:
+        self.on_terminal = sys.stderr.isatty() and log.isEnabledFor(logging.INFO)
+        self.last: str | None = None
+
+    def show(self, status: str, elapsed: float) -> None:
+        note = "" if status in KNOWN_STATUSES else " (a status this script does not know)"
+        if self.on_terminal:
+            sys.stderr.write(f"\r\x1b[KInstance status: {status}{note}, {elapsed:.0f} s")
+            sys.stderr.flush()
+        elif status != self.last:
+            log.info("Instance status: %s%s, after %.0f s", status, note, elapsed)
+        self.last = status
+
+    def close(self) -> None:
+        if self.on_terminal and self.last is not None:
+            sys.stderr.write("\n")
+
+
+def _wait_until_running(
+    token: str, instance_id: str, timeout: float, result: dict[str, Any]
+) -> None:
+    """Poll the instance until it runs; keep result["status"] current.
+
+    One poll every WAIT_INTERVAL seconds notices the change within that time
+    while staying far below the API's rate limit. Transient failures do not
+    end the wait (the instance is being created regardless); a status that
+    cannot lead to running, or a 404, does, with exit code 4.
+    """
+    started = time.monotonic()
+    deadline = started + timeout
+    progress = _Progress()
+    try:
+        while True:
+            poll_at = time.monotonic()
+            try:
+                result["status"] = str(get_instance(token, instance_id).get("status"))
+            except AuraError as exc:
+                if exc.status == 404:
+                    raise AuraError(
+                        f"instance {instance_id} is gone (HTTP 404) while waiting for it",
+                        exit_code=EXIT_NOT_READY,
+                    ) from None
+                if exc.exit_code == EXIT_AUTH:
+                    raise
+                log.warning("warning: %s; still waiting", exc)
+            else:
+                progress.show(result["status"], poll_at - started)
+                if result["status"] == "running":
+                    return
+                if result["status"] in HOPELESS_STATUSES:
+                    raise AuraError(
+                        f"instance {instance_id} is {result['status']!r}, so it will not "
+                        "become running",
+                        exit_code=EXIT_NOT_READY,
+                    )
+            now = time.monotonic()
+            if now >= deadline:
+                raise AuraError(
+                    f"instance {instance_id} is still {result.get('status', 'unknown')!r} "
+                    f"after {timeout:.0f} s of waiting; it may still become ready (see the "
+                    "Aura console)",
+                    exit_code=EXIT_NOT_READY,
+                )
+            time.sleep(max(0.0, min(poll_at + WAIT_INTERVAL, deadline) - now))
+    except KeyboardInterrupt:
+        log.warning("Stopped waiting; instance %s keeps starting.", instance_id)
+        raise
+    finally:
+        progress.close()
+
+
 def _run(args: argparse.Namespace) -> int:
     dotenv = read_dotenv()
     client_id = _setting(None, "AURA_CLIENT_ID", dotenv, "").strip()
@@ -898,25 +1286,37 @@ def _run(args: argparse.Namespace) -> int:
             exit_code=EXIT_USAGE,
         )
     _api.base_url = _check_api_url(_setting(args.api_url, "AURA_API_URL", dotenv, API_URL))
-    if args.timeout <= 0:
-        raise AuraError("--timeout must be a positive number of seconds", exit_code=EXIT_USAGE)
+    if args.timeout <= 0 or args.wait_timeout <= 0:
+        raise AuraError("timeouts must be positive numbers of seconds", exit_code=EXIT_USAGE)
     _api.read_timeout = args.timeout
     tenant = _setting(args.tenant, "AURA_TENANT", dotenv, TENANT).strip()
-    spec: dict[str, Any] = {
-        "version": args.neo4j_version or NEO4J_VERSION,
-        "region": args.region or REGION,
-        "memory": args.memory or MEMORY,
-        "name": _setting(args.name, "AURA_INSTANCE_NAME", dotenv, INSTANCE_NAME),
-        "type": args.type or INSTANCE_TYPE,
-        "cloud_provider": args.cloud_provider or CLOUD_PROVIDER,
-    }
+    spec = _spec_from(args, dotenv)
     _check_spec(spec)
-    if not args.no_credentials_file:
+    creating = not (args.dry_run or args.list_configurations)
+    if creating and not args.no_credentials_file:
         _check_credentials_path(args.credentials_file)
 
     token = get_oauth_token(client_id, client_secret)
-    spec["tenant_id"] = get_tenant_id(tenant, token)
-    existing = list_instances(token, spec["tenant_id"])
+    tenant_id = get_tenant_id(tenant, token)
+    if args.list_configurations:
+        offered = _sorted_configurations(_tenant_configurations(token, tenant_id))
+        text = (
+            json.dumps(offered, indent=2) + "\n"
+            if args.output == "json"
+            else (_configurations_table(offered))
+        )
+        _write_stdout(text)
+        return EXIT_OK
+    spec["tenant_id"] = tenant_id
+    if spec["type"] == "free-db" or args.dry_run:
+        offered = _tenant_configurations(token, tenant_id)
+        if spec["type"] == "free-db":
+            _fill_free_spec(spec, args, offered)
+        problem = _configuration_problem(spec, offered)
+        if problem:
+            raise AuraError(problem, exit_code=EXIT_USAGE)
+
+    existing = list_instances(token, tenant_id)
     same_name = [str(i.get("id")) for i in existing if i.get("name") == spec["name"]]
     if same_name and not args.allow_duplicate_name:
         raise AuraError(
@@ -924,15 +1324,47 @@ def _run(args: argparse.Namespace) -> int:
             f"({', '.join(same_name)}); choose another --name, or pass --allow-duplicate-name",
             exit_code=EXIT_USAGE,
         )
+    if args.dry_run:
+        log.info("Dry run: every check passed; this is the body that would be sent.")
+        _write_stdout(json.dumps(spec, indent=2) + "\n")
+        return EXIT_OK
+
     log.info(
         "Creating %s instance %r in tenant %s; Aura takes a few minutes to start it.",
         spec["type"],
         spec["name"],
-        spec["tenant_id"],
+        tenant_id,
     )
     with _interrupts_deferred("the create call is under way and its password comes only once"):
-        instance = _create_without_duplicates(token, spec, {str(i.get("id")) for i in existing})
-        return _deliver(instance, args)
+        try:
+            instance = _create_without_duplicates(token, spec, {str(i.get("id")) for i in existing})
+        except AuraError as failure:
+            if failure.status == 400:
+                raise _explain_rejection(token, spec, failure) from None
+            raise
+        result, exit_code = _save_and_show(instance, args)
+    try:
+        if args.wait:
+            _wait_until_running(token, str(instance["id"]), args.wait_timeout, result)
+            log.info(
+                "Instance %s is running. Aura advises waiting about 60 s before the "
+                "first connection.",
+                instance["id"],
+            )
+    finally:
+        if args.output == "json" and not _write_stdout(json.dumps(result) + "\n"):
+            exit_code = max(exit_code, _stdout_closed(result))
+    return exit_code
+
+
+def _tenant_configurations(token: str, tenant_id: str) -> list[dict[str, Any]]:
+    """get_configurations, with an unknown tenant id reported as such."""
+    try:
+        return get_configurations(token, tenant_id)
+    except AuraError as exc:
+        if exc.status == 404:
+            raise _unknown_tenant(token, tenant_id) from None
+        raise
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -949,7 +1381,7 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         log.error("interrupted")
-        return 130
+        return EXIT_INTERRUPTED
     finally:
         log.removeHandler(handler)
 
