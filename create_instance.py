@@ -40,6 +40,7 @@ import re
 import signal
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from typing import Any, NoReturn
 from urllib.parse import quote, urlsplit
@@ -87,6 +88,10 @@ BACKOFF_MAX = 8
 MIN_REQUEST_INTERVAL = 60 / 125  # the API allows 125 requests a minute
 WAIT_INTERVAL = 3  # seconds between status polls with --wait: 20 a minute
 WAIT_TIMEOUT = 900  # creation "can occasionally take up to 10 minutes"
+QUERY_TIMEOUT = 120  # seconds after running to wait for the database to answer
+QUERY_PROBE_INTERVAL = 1  # seconds between RETURN 1 probes of the new database
+QUERY_CONNECT_TIMEOUT = 3
+QUERY_READ_TIMEOUT = 5
 
 INSTANCE_TYPES = (
     "enterprise-db",
@@ -703,7 +708,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--wait",
         action="store_true",
-        help="after printing the credentials, wait until the instance is running",
+        help="after printing the credentials, wait until the instance answers a query",
+    )
+    run.add_argument(
+        "--wait-for",
+        choices=("query", "running"),
+        help="with --wait (implied): 'query' waits until the database answers a query "
+        "(default); 'running' stops when the API reports the instance running",
     )
     run.add_argument(
         "--wait-timeout",
@@ -711,6 +722,15 @@ def build_parser() -> argparse.ArgumentParser:
         default=WAIT_TIMEOUT,
         metavar="SECONDS",
         help=f"give up waiting after this long, with exit code 4 (default {WAIT_TIMEOUT})",
+    )
+
+    run.add_argument(
+        "--query-timeout",
+        type=float,
+        default=QUERY_TIMEOUT,
+        metavar="SECONDS",
+        help="--wait-for query: stop probing this long after running, with exit code 0 "
+        f"and a warning (default {QUERY_TIMEOUT})",
     )
 
     output = parser.add_argument_group("credentials and output")
@@ -730,6 +750,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-credentials-file",
         action="store_true",
         help="do not save the credentials; stdout is then the only copy of the password",
+    )
+    output.add_argument(
+        "--quiet",
+        action="store_true",
+        help="only the result on stdout (in text mode without the password when the "
+        "credentials file has it) and only warnings and errors on stderr",
     )
     output.add_argument(
         "--verbose",
@@ -1036,7 +1062,7 @@ def _write_stdout(text: str) -> bool:
 def _save_and_show(
     instance: dict[str, Any], args: argparse.Namespace
 ) -> tuple[dict[str, Any], int]:
-    """Save the credentials, then (in text mode) print them.
+    """Save the credentials, hand them to CI, then (in text mode) print them.
 
     Returns the result for JSON output and the exit code so far. The file
     comes first: whatever happens to stdout afterwards (a closed pipe,
@@ -1044,6 +1070,13 @@ def _save_and_show(
     """
     result = dict(instance)
     exit_code = EXIT_OK
+    password = str(instance.get("password") or "")
+    on_github = os.environ.get("GITHUB_ACTIONS") == "true"
+    if on_github and password:
+        # The runner reads workflow commands from stderr as well as stdout, and
+        # stderr is the stream a calling script does not capture.
+        sys.stderr.write(f"::add-mask::{password}\n")
+        sys.stderr.flush()
     if args.no_credentials_file:
         log.info("No credentials file (--no-credentials-file): stdout is the only copy.")
     else:
@@ -1060,14 +1093,17 @@ def _save_and_show(
                 exc.strerror or exc,
             )
             exit_code = EXIT_FAILED
+    if os.environ.get("GITHUB_OUTPUT"):
+        exit_code = max(exit_code, _write_github_outputs(os.environ["GITHUB_OUTPUT"], result))
 
     if args.output == "text":
-        lines = [
-            f"Instance ID {instance.get('id')}",
-            f"Username {instance.get('username')}",
-            f"Password {instance.get('password')}",
-            f"Connection URI {instance.get('connection_url')}",
-        ]
+        lines = [f"Instance ID {instance.get('id')}", f"Username {instance.get('username')}"]
+        if not (args.quiet and "credentials_file" in result):
+            if on_github and password:
+                # Also on stdout, so that anything replaying stdout into the log masks it.
+                lines.append(f"::add-mask::{password}")
+            lines.append(f"Password {instance.get('password')}")
+        lines.append(f"Connection URI {instance.get('connection_url')}")
         if not _write_stdout("".join(f"{line}\n" for line in lines)):
             exit_code = max(exit_code, _stdout_closed(result))
     missing = [key for key in ("password", "connection_url") if not instance.get(key)]
@@ -1080,6 +1116,35 @@ def _save_and_show(
         )
         exit_code = EXIT_FAILED
     return result, exit_code
+
+
+def _write_github_outputs(path: str, result: dict[str, Any]) -> int:
+    """Append the step outputs in GitHub's format; multi-line values as heredocs."""
+    outputs = {
+        "instance_id": result.get("id"),
+        "instance_name": result.get("name"),
+        "connection_uri": result.get("connection_url"),
+        "username": result.get("username"),
+        "password": result.get("password"),
+        "credentials_file": result.get("credentials_file"),
+    }
+    text = ""
+    for name, value in outputs.items():
+        value = "" if value is None else str(value)
+        if "\n" in value or "\r" in value:
+            delimiter = f"ghadelimiter_{uuid.uuid4()}"
+            text += f"{name}<<{delimiter}\n{value}\n{delimiter}\n"
+        else:
+            text += f"{name}={value}\n"
+    try:
+        with open(path, "a", encoding="utf-8") as file:
+            file.write(text)
+    except OSError as exc:
+        log.warning(
+            "warning: could not write the step outputs to GITHUB_OUTPUT (%s)", exc.strerror or exc
+        )
+        return EXIT_FAILED
+    return EXIT_OK
 
 
 def _stdout_closed(result: dict[str, Any]) -> int:
@@ -1267,6 +1332,82 @@ def _wait_until_running(
         progress.close()
 
 
+def _query_api_url(connection_url: str) -> str | None:
+    """The new database's Query API endpoint, on the host of its connection URL.
+
+    Aura serves it over HTTPS on port 443 of that host. Plain http (and the
+    URL's port) only for a loopback host, which is what the tests use.
+    """
+    parts = urlsplit(connection_url)
+    host = parts.hostname
+    if not host:
+        return None
+    if _is_loopback(host):
+        return f"http://{parts.netloc}/db/neo4j/query/v2"
+    return f"https://{f'[{host}]' if ':' in host else host}/db/neo4j/query/v2"
+
+
+def _wait_until_queryable(
+    instance: dict[str, Any], timeout: float, result: dict[str, Any], created_at: float
+) -> None:
+    """Probe the running instance with RETURN 1 until it answers, or give up.
+
+    "Running" in the API comes before the database takes connections; this
+    ends the wait when an application could connect. The credentials go only
+    to the host of the instance's own connection URL, never through a
+    redirect. The probe talks to the database, not the Aura API, so its pace
+    is not bound by the API's rate limit. Giving up is not a failure: a proxy
+    or an IP filter can keep this machine from the database while the
+    instance is fine.
+    """
+    url = _query_api_url(str(instance.get("connection_url") or ""))
+    result["queryable_after_s"] = None
+    if url is None:
+        log.warning("warning: no connection URL to probe; the instance is running")
+        return
+    deadline = time.monotonic() + timeout
+    last_problem = "no answer yet"
+    with requests.Session() as session:
+        session.headers["User-Agent"] = _api.session.headers["User-Agent"]
+        while True:
+            attempt_at = time.monotonic()
+            try:
+                response = session.post(
+                    url,
+                    json={"statement": "RETURN 1"},
+                    auth=(str(instance.get("username")), str(instance.get("password"))),
+                    headers={"Accept": "application/json"},
+                    timeout=(
+                        QUERY_CONNECT_TIMEOUT,
+                        max(0.1, min(QUERY_READ_TIMEOUT, deadline - attempt_at)),
+                    ),
+                    allow_redirects=False,
+                )
+                if response.ok:
+                    result["queryable_after_s"] = round(time.monotonic() - created_at, 1)
+                    log.info(
+                        "Instance %s answered a query %.1f s after the create call (it "
+                        "reported running after %.1f s): ready to use.",
+                        instance.get("id"),
+                        result["queryable_after_s"],
+                        result.get("running_after_s", 0.0),
+                    )
+                    return
+                last_problem = f"HTTP {response.status_code}"
+            except requests.RequestException as exc:
+                last_problem = _network_problem(exc)[0]
+            if time.monotonic() + QUERY_PROBE_INTERVAL > deadline:
+                log.warning(
+                    "warning: instance %s is running but did not answer a query from here "
+                    "within %.0f s (last: %s); a proxy or an IP filter may be in the way",
+                    instance.get("id"),
+                    timeout,
+                    last_problem,
+                )
+                return
+            time.sleep(max(0.0, attempt_at + QUERY_PROBE_INTERVAL - time.monotonic()))
+
+
 def _run(args: argparse.Namespace) -> int:
     dotenv = read_dotenv()
     client_id = _setting(None, "AURA_CLIENT_ID", dotenv, "").strip()
@@ -1286,7 +1427,7 @@ def _run(args: argparse.Namespace) -> int:
             exit_code=EXIT_USAGE,
         )
     _api.base_url = _check_api_url(_setting(args.api_url, "AURA_API_URL", dotenv, API_URL))
-    if args.timeout <= 0 or args.wait_timeout <= 0:
+    if min(args.timeout, args.wait_timeout, args.query_timeout) <= 0:
         raise AuraError("timeouts must be positive numbers of seconds", exit_code=EXIT_USAGE)
     _api.read_timeout = args.timeout
     tenant = _setting(args.tenant, "AURA_TENANT", dotenv, TENANT).strip()
@@ -1335,6 +1476,7 @@ def _run(args: argparse.Namespace) -> int:
         spec["name"],
         tenant_id,
     )
+    created_at = time.monotonic()
     with _interrupts_deferred("the create call is under way and its password comes only once"):
         try:
             instance = _create_without_duplicates(token, spec, {str(i.get("id")) for i in existing})
@@ -1344,13 +1486,18 @@ def _run(args: argparse.Namespace) -> int:
             raise
         result, exit_code = _save_and_show(instance, args)
     try:
-        if args.wait:
+        wait_for = args.wait_for or ("query" if args.wait else None)
+        if wait_for:
             _wait_until_running(token, str(instance["id"]), args.wait_timeout, result)
+            result["running_after_s"] = round(time.monotonic() - created_at, 1)
+        if wait_for == "running":
             log.info(
                 "Instance %s is running. Aura advises waiting about 60 s before the "
                 "first connection.",
                 instance["id"],
             )
+        elif wait_for == "query":
+            _wait_until_queryable(instance, args.query_timeout, result, created_at)
     finally:
         if args.output == "json" and not _write_stdout(json.dumps(result) + "\n"):
             exit_code = max(exit_code, _stdout_closed(result))
@@ -1373,7 +1520,7 @@ def main(argv: list[str] | None = None) -> int:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(message)s"))
     log.addHandler(handler)
-    log.setLevel(logging.DEBUG if args.verbose else logging.INFO)
+    log.setLevel(logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO)
     try:
         return _run(args)
     except AuraError as exc:

@@ -10,6 +10,11 @@ Tests script faults per endpoint and per call number with `FakeAura.on`, and
 assert on `FakeAura.requests` (every request received) and
 `FakeAura.connections` (every TCP connection accepted).
 
+Each new instance's connection URL points at a second server on 127.0.0.1
+that plays the new database's Query API (POST /db/neo4j/query/v2): it answers
+503, or refuses connections, until `query_ready_after` seconds after the
+instance reports running, then 202 to the instance's own credentials.
+
 Run it alone to try create_instance.py without an Aura account:
 
     python tests/fake_aura.py --port 8765
@@ -109,6 +114,10 @@ class Instance:
     created: float
     timeline: list[tuple[float, str]]
 
+    def running_since(self) -> float | None:
+        """When the timeline reaches running, in monotonic time, if it does."""
+        return next((self.created + t for t, s in self.timeline if s == "running"), None)
+
     def status(self, now: float) -> str:
         current = self.timeline[0][1]
         for after, status in self.timeline:
@@ -170,6 +179,16 @@ class FakeAura:
         self._server = _Server(("127.0.0.1", port), _handler_for(self))
         self._server.fake = self
         self._thread: threading.Thread | None = None
+        # The new databases' Query API: bound now, so connection URLs can name
+        # its port, but listening only when it should accept connections.
+        self.query_ready_after = 0.0  # seconds after running until queries succeed
+        self.query_unready = "503"  # or "refuse": no connections until then
+        self.query_requests: list[Recorded] = []
+        self._query = _Server(("127.0.0.1", 0), _query_handler_for(self), bind_and_activate=False)
+        self._query.fake = self
+        self._query.allow_reuse_address = True
+        self._query.server_bind()
+        self._query_listening = False
 
     # -- control ------------------------------------------------------------
 
@@ -181,11 +200,25 @@ class FakeAura:
     def start(self) -> FakeAura:
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
+        if self.query_unready != "refuse":
+            self._listen_for_queries()
         return self
 
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+        with self._lock:
+            if self._query_listening:
+                self._query.shutdown()
+        self._query.server_close()
+
+    def _listen_for_queries(self) -> None:
+        with self._lock:
+            if self._query_listening:
+                return
+            self._query_listening = True
+            self._query.server_activate()
+        threading.Thread(target=self._query.serve_forever, daemon=True).start()
 
     def __enter__(self) -> FakeAura:
         return self.start()
@@ -243,7 +276,7 @@ class FakeAura:
 
     def _create(self, spec: dict[str, Any]) -> dict[str, Any]:
         instance_id = secrets.token_hex(4)
-        port = self._server.server_address[1]
+        port = self._query.server_address[1]
         data = {
             "id": instance_id,
             "connection_url": f"neo4j+s://127.0.0.1:{port}",
@@ -261,8 +294,24 @@ class FakeAura:
                 data[optional] = spec[optional]
         timeline = self.timeline or [(0.0, "creating"), (self.running_after, "running")]
         full = {**data, "memory": spec["memory"], "storage": spec.get("storage", "")}
-        self.instances[instance_id] = Instance(full, time.monotonic(), list(timeline))
+        instance = Instance(full, time.monotonic(), list(timeline))
+        self.instances[instance_id] = instance
+        running = instance.running_since()
+        if self.query_unready == "refuse" and running is not None:
+            delay = running + self.query_ready_after - time.monotonic()
+            timer = threading.Timer(max(0.0, delay), self._listen_for_queries)
+            timer.daemon = True
+            timer.start()
         return data
+
+    def _query_ready(self, username: str, password: str) -> bool | None:
+        """None: no instance has these credentials; else whether it answers queries."""
+        for instance in self.instances.values():
+            if (instance.data["username"], instance.data["password"]) == (username, password):
+                running = instance.running_since()
+                now = time.monotonic()
+                return running is not None and now >= running + self.query_ready_after
+        return None
 
 
 class _Server(ThreadingHTTPServer):
@@ -549,6 +598,85 @@ def _handler_for(fake: FakeAura) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+def _query_handler_for(fake: FakeAura) -> type[BaseHTTPRequestHandler]:
+    """The Query API of the new databases, as Neo4j documents it."""
+
+    class QueryHandler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "FakeNeo4j/5"
+        timeout = 30
+
+        def log_message(self, format: str, *args: Any) -> None:
+            fake.log.append("query: " + format % args)
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            with fake._lock:
+                fake.query_requests.append(
+                    Recorded(
+                        self.command,
+                        self.path,
+                        {},
+                        dict(self.headers.items()),
+                        body,
+                        0,
+                        time.monotonic(),
+                    )
+                )
+            status, answer = self._answer(body)
+            payload = json.dumps(answer).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def _answer(self, body: bytes) -> tuple[int, dict[str, Any]]:
+            if self.path != "/db/neo4j/query/v2":
+                return 404, {
+                    "errors": [{"code": "Neo.ClientError.Request.Invalid", "message": "Not found"}]
+                }
+            header = self.headers.get("Authorization", "")
+            try:
+                username, _, password = (
+                    base64.b64decode(header[len("Basic ") :]).decode().partition(":")
+                )
+            except ValueError:
+                username = password = ""
+            ready = fake._query_ready(username, password)
+            if ready is None:
+                return 401, {
+                    "errors": [
+                        {
+                            "code": "Neo.ClientError.Security.Unauthorized",
+                            "message": "Invalid username or password.",
+                        }
+                    ]
+                }
+            if not ready:
+                return 503, {
+                    "errors": [
+                        {
+                            "code": "Neo.TransientError.General.DatabaseUnavailable",
+                            "message": "Database unavailable",
+                        }
+                    ]
+                }
+            if json.loads(body or b"{}").get("statement") != "RETURN 1":
+                return 400, {
+                    "errors": [
+                        {
+                            "code": "Neo.ClientError.Statement.SyntaxError",
+                            "message": "unexpected statement",
+                        }
+                    ]
+                }
+            return 202, {"data": {"fields": ["1"], "values": [[1]]}, "bookmarks": ["FB:fake"]}
+
+    return QueryHandler
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Serve a fake Aura API on 127.0.0.1.")
     parser.add_argument("--port", type=int, default=8765)
@@ -568,7 +696,8 @@ def main() -> None:
         flush=True,
     )
     print("  python create_instance.py", flush=True)
-    fake._server.serve_forever()
+    fake.start()
+    threading.Event().wait()
 
 
 if __name__ == "__main__":
