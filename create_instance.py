@@ -40,7 +40,6 @@ import re
 import signal
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from typing import Any, NoReturn
 from urllib.parse import quote, urlsplit
@@ -1132,7 +1131,7 @@ def _write_github_outputs(path: str, result: dict[str, Any]) -> int:
     for name, value in outputs.items():
         value = "" if value is None else str(value)
         if "\n" in value or "\r" in value:
-            delimiter = f"ghadelimiter_{uuid.uuid4()}"
+            delimiter = f"ghadelimiter_{os.urandom(16).hex()}"
             text += f"{name}<<{delimiter}\n{value}\n{delimiter}\n"
         else:
             text += f"{name}={value}\n"
