@@ -1382,7 +1382,7 @@ def _wait_until_queryable(
                     ),
                     allow_redirects=False,
                 )
-                if response.ok:
+                if 200 <= response.status_code < 300:  # not .ok: a 3xx is no answer
                     result["queryable_after_s"] = round(time.monotonic() - created_at, 1)
                     log.info(
                         "Instance %s answered a query %.1f s after the create call (it "

@@ -189,6 +189,7 @@ class FakeAura:
         self._query.allow_reuse_address = True
         self._query.server_bind()
         self._query_listening = False
+        self._query_lock = threading.Lock()  # apart from _lock: _create holds that one
 
     # -- control ------------------------------------------------------------
 
@@ -200,20 +201,18 @@ class FakeAura:
     def start(self) -> FakeAura:
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
-        if self.query_unready != "refuse":
-            self._listen_for_queries()
         return self
 
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
-        with self._lock:
+        with self._query_lock:
             if self._query_listening:
                 self._query.shutdown()
         self._query.server_close()
 
     def _listen_for_queries(self) -> None:
-        with self._lock:
+        with self._query_lock:
             if self._query_listening:
                 return
             self._query_listening = True
@@ -297,7 +296,9 @@ class FakeAura:
         instance = Instance(full, time.monotonic(), list(timeline))
         self.instances[instance_id] = instance
         running = instance.running_since()
-        if self.query_unready == "refuse" and running is not None:
+        if self.query_unready != "refuse":
+            self._listen_for_queries()
+        elif running is not None:
             delay = running + self.query_ready_after - time.monotonic()
             timer = threading.Timer(max(0.0, delay), self._listen_for_queries)
             timer.daemon = True
