@@ -1,0 +1,83 @@
+"""Request counts, the deterministic half of performance: every request is a round trip.
+
+Timings live in tests/benchmark.py; these tests only count what the fake saw.
+"""
+
+from __future__ import annotations
+
+TENANT_ID = "6981ace7-efe8-4f5c-b7c5-267b5162ce91"
+POLL_INTERVAL = 3  # create_instance.WAIT_INTERVAL
+
+
+def sequence(fake):
+    return [(r.method, r.path) for r in fake.requests]
+
+
+def test_happy_path_is_four_requests_on_one_connection_each_answer_used(fake, run):
+    result = run("--tenant", "Production", "--name", "graph-1")
+
+    assert result.returncode == 0, result.stderr
+    assert sequence(fake) == [
+        ("POST", "/oauth/token"),
+        ("GET", "/v1/tenants"),
+        ("GET", "/v1/instances"),
+        ("POST", "/v1/instances"),
+    ]
+    assert fake.connections == 1
+    assert {r.connection for r in fake.requests} == {1}
+    # Each answer feeds what comes after it: the token every later request,
+    # the tenant list the tenant id, the create answer the printed credentials.
+    _, tenants, listing, create = fake.requests
+    [token] = fake._tokens
+    assert {r.headers["Authorization"] for r in (tenants, listing, create)} == {f"Bearer {token}"}
+    assert listing.query == {"tenantId": [TENANT_ID]}
+    assert create.json["tenant_id"] == TENANT_ID
+    [instance] = fake.instances.values()
+    assert f"Password {instance.data['password']}" in result.stdout.splitlines()
+
+
+def test_instance_list_answer_is_used_by_the_duplicate_name_guard(fake, run):
+    fake.add_instance("graph-1")
+
+    result = run("--tenant", "Production", "--name", "graph-1")
+
+    assert result.returncode == 2
+    assert sequence(fake) == [
+        ("POST", "/oauth/token"),
+        ("GET", "/v1/tenants"),
+        ("GET", "/v1/instances"),
+    ]
+
+
+def test_tenant_given_by_id_is_at_most_three_requests(fake, run):
+    result = run("--tenant", TENANT_ID, "--name", "graph-1")
+
+    assert result.returncode == 0, result.stderr
+    assert len(fake.requests) <= 3
+    assert sequence(fake) == [
+        ("POST", "/oauth/token"),
+        ("GET", "/v1/instances"),
+        ("POST", "/v1/instances"),
+    ]
+    assert fake.connections == 1
+
+
+def test_dry_run_sends_no_post(fake, run):
+    result = run("--tenant", "Production", "--dry-run")
+
+    assert result.returncode == 0, result.stderr
+    assert fake.sent("POST", "/v1/instances") == []
+    assert fake.instances == {}
+
+
+def test_wait_polls_at_most_once_per_interval(fake, run):
+    fake.running_after = 6.5
+
+    result = run("--wait", "--wait-for", "running", "--no-credentials-file", timeout=60)
+
+    assert result.returncode == 0, result.stderr
+    polls = fake.sent("GET", "/v1/instances/{id}")
+    assert 2 <= len(polls) <= fake.running_after / POLL_INTERVAL + 2
+    [instance] = fake.instances.values()
+    assert all(r.path == f"/v1/instances/{instance.data['id']}" for r in polls)
+    assert fake.connections == 1  # the polls reuse the run's connection
