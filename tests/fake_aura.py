@@ -179,7 +179,10 @@ class FakeAura:
         return f"http://{host}:{port}"
 
     def start(self) -> FakeAura:
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # A short poll interval: stop() waits for the serve loop's next poll (0.5 s by default).
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
+        )
         self._thread.start()
         return self
 
@@ -294,6 +297,9 @@ def _handler_for(fake: FakeAura) -> type[BaseHTTPRequestHandler]:
         protocol_version = "HTTP/1.1"
         server_version = "FakeAura/1.0"
         timeout = 30
+        # Headers and body go out in two writes: without this, Nagle's algorithm and the
+        # client's delayed ACK add about 40 ms to every answer.
+        disable_nagle_algorithm = True
 
         def setup(self) -> None:
             super().setup()
