@@ -46,7 +46,7 @@ from urllib.parse import quote, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import MaxRetryError, NewConnectionError, ResponseError
+from urllib3.exceptions import InvalidHeader, MaxRetryError, NewConnectionError, ResponseError
 from urllib3.util.retry import Retry
 
 __all__ = [
@@ -185,6 +185,7 @@ class _Retry(Retry):
     """
 
     deadline: float | None = None  # set at the first retry of a request
+    wait = 0.0  # seconds before the next attempt: chosen, and logged, by increment()
 
     def new(self, **kwargs: Any) -> _Retry:
         retry = super().new(**kwargs)
@@ -199,8 +200,15 @@ class _Retry(Retry):
         return max(MIN_REQUEST_INTERVAL, random.uniform(0, ceiling))
 
     def get_retry_after(self, response: Any) -> float | None:
-        seconds = super().get_retry_after(response)
+        try:
+            seconds = super().get_retry_after(response)
+        except InvalidHeader:  # neither whole seconds nor an HTTP date: back off instead
+            return None
         return None if seconds is None else max(seconds, MIN_REQUEST_INTERVAL)
+
+    def sleep(self, response: Any = None) -> None:
+        # urllib3 would draw a new random backoff here; wait what was logged.
+        time.sleep(self.wait)
 
     def increment(
         self,
@@ -226,6 +234,7 @@ class _Retry(Retry):
             raise MaxRetryError(_pool, url or "", error or ResponseError("retry budget spent"))  # type: ignore[arg-type]
         problem = f"HTTP {response.status}" if response is not None else type(error).__name__
         log.info("%s %s: %s; retrying in %.1f s", method, _path_of(url or ""), problem, wait)
+        retry.wait = wait
         return retry
 
 
@@ -613,6 +622,18 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
 
 
+def _seconds(text: str) -> float:
+    """An argparse type: a duration in seconds, more than zero and at most a day."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = 0.0
+    # `not (...)` also catches nan, for which every comparison is false.
+    if not (0 < seconds <= 86400):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds between 0 and 86400")
+    return seconds
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="create_instance.py",
@@ -635,7 +656,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--timeout",
-        type=float,
+        type=_seconds,
         default=READ_TIMEOUT,
         metavar="SECONDS",
         help=f"seconds to wait for each answer from the API (default {READ_TIMEOUT})",
@@ -717,7 +738,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--wait-timeout",
-        type=float,
+        type=_seconds,
         default=WAIT_TIMEOUT,
         metavar="SECONDS",
         help=f"give up waiting after this long, with exit code 4 (default {WAIT_TIMEOUT})",
@@ -725,7 +746,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     run.add_argument(
         "--query-timeout",
-        type=float,
+        type=_seconds,
         default=QUERY_TIMEOUT,
         metavar="SECONDS",
         help="--wait-for query: stop probing this long after running, with exit code 0 "
@@ -909,8 +930,13 @@ def _configuration_problem(spec: dict[str, Any], offered: list[dict[str, Any]]) 
         clouds: dict[str, set[str]] = {}
         for c in of_type:
             clouds.setdefault(str(c.get("cloud_provider")), set()).add(str(c.get("region")))
-        near = difflib.get_close_matches(spec["region"], sorted(set().union(*clouds.values())), 1)
-        hint = f" Did you mean {near[0]!r}?" if near else ""
+        elsewhere = sorted(cloud for cloud, regions in clouds.items() if spec["region"] in regions)
+        if elsewhere:
+            hint = f" {spec['region']} is a region of {' and '.join(elsewhere)}."
+        else:
+            every_region = sorted(set().union(*clouds.values()))
+            near = difflib.get_close_matches(spec["region"], every_region, 1)
+            hint = f" Did you mean {near[0]!r}?" if near else ""
         where = "; ".join(f"{cloud}: {', '.join(sorted(r))}" for cloud, r in sorted(clouds.items()))
         return f"{wanted} is not offered.{hint} {spec['type']} is offered in {where}"
     versions = sorted({str(c.get("version")) for c in here})
@@ -1096,14 +1122,15 @@ def _save_and_show(
         exit_code = max(exit_code, _write_github_outputs(os.environ["GITHUB_OUTPUT"], result))
 
     if args.output == "text":
-        lines = [f"Instance ID {instance.get('id')}", f"Username {instance.get('username')}"]
+        # A missing value prints as nothing, never as "None", which reads like a password.
+        lines = [f"Instance ID {instance.get('id')}", f"Username {instance.get('username') or ''}"]
         if not (args.quiet and "credentials_file" in result):
             if on_github and password:
                 # Also on stdout, so that anything replaying stdout into the log masks it.
                 lines.append(f"::add-mask::{password}")
-            lines.append(f"Password {instance.get('password')}")
-        lines.append(f"Connection URI {instance.get('connection_url')}")
-        if not _write_stdout("".join(f"{line}\n" for line in lines)):
+            lines.append(f"Password {password}")
+        lines.append(f"Connection URI {instance.get('connection_url') or ''}")
+        if not _write_stdout("".join(f"{line.rstrip()}\n" for line in lines)):
             exit_code = max(exit_code, _stdout_closed(result))
     missing = [key for key in ("password", "connection_url") if not instance.get(key)]
     if missing:
@@ -1315,15 +1342,17 @@ def _wait_until_running(
                         "become running",
                         exit_code=EXIT_NOT_READY,
                     )
-            now = time.monotonic()
-            if now >= deadline:
+            next_poll = poll_at + WAIT_INTERVAL
+            if next_poll > deadline:
+                # No early last poll: that would break the spacing of the polls.
+                time.sleep(max(0.0, deadline - time.monotonic()))
                 raise AuraError(
                     f"instance {instance_id} is still {result.get('status', 'unknown')!r} "
-                    f"after {timeout:.0f} s of waiting; it may still become ready (see the "
+                    f"after {timeout:g} s of waiting; it may still become ready (see the "
                     "Aura console)",
                     exit_code=EXIT_NOT_READY,
                 )
-            time.sleep(max(0.0, min(poll_at + WAIT_INTERVAL, deadline) - now))
+            time.sleep(max(0.0, next_poll - time.monotonic()))
     except KeyboardInterrupt:
         log.warning("Stopped waiting; instance %s keeps starting.", instance_id)
         raise
@@ -1395,16 +1424,18 @@ def _wait_until_queryable(
                 last_problem = f"HTTP {response.status_code}"
             except requests.RequestException as exc:
                 last_problem = _network_problem(exc)[0]
-            if time.monotonic() + QUERY_PROBE_INTERVAL > deadline:
+            now = time.monotonic()
+            if now >= deadline:
                 log.warning(
                     "warning: instance %s is running but did not answer a query from here "
-                    "within %.0f s (last: %s); a proxy or an IP filter may be in the way",
+                    "within %g s (last: %s); a proxy or an IP filter may be in the way",
                     instance.get("id"),
                     timeout,
                     last_problem,
                 )
                 return
-            time.sleep(max(0.0, attempt_at + QUERY_PROBE_INTERVAL - time.monotonic()))
+            # The last probe goes out at the deadline: this server has no rate limit.
+            time.sleep(max(0.0, min(attempt_at + QUERY_PROBE_INTERVAL, deadline) - now))
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -1426,14 +1457,12 @@ def _run(args: argparse.Namespace) -> int:
             exit_code=EXIT_USAGE,
         )
     _api.base_url = _check_api_url(_setting(args.api_url, "AURA_API_URL", dotenv, API_URL))
-    if min(args.timeout, args.wait_timeout, args.query_timeout) <= 0:
-        raise AuraError("timeouts must be positive numbers of seconds", exit_code=EXIT_USAGE)
     _api.read_timeout = args.timeout
     tenant = _setting(args.tenant, "AURA_TENANT", dotenv, TENANT).strip()
     spec = _spec_from(args, dotenv)
     _check_spec(spec)
-    creating = not (args.dry_run or args.list_configurations)
-    if creating and not args.no_credentials_file:
+    # A dry run checks the file too: it is to find whatever would stop the real run.
+    if not (args.list_configurations or args.no_credentials_file):
         _check_credentials_path(args.credentials_file)
 
     token = get_oauth_token(client_id, client_secret)

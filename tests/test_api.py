@@ -8,6 +8,7 @@ import pytest
 import requests
 import responses
 from responses import matchers
+from urllib3.response import HTTPResponse
 
 import create_instance as ci
 
@@ -267,3 +268,30 @@ def test_main_reports_errors_in_one_line_with_the_exit_code(monkeypatch, tmp_pat
     captured = capsys.readouterr()
     assert captured.out == ""
     assert len(captured.err.splitlines()) == 1
+
+
+def _answer(status, **headers):
+    return HTTPResponse(status=status, headers=headers, preload_content=False)
+
+
+def test_retry_sleeps_exactly_the_wait_it_logged(monkeypatch, caplog):
+    """The logged wait is the one slept, not a second random draw of the backoff."""
+    slept = []
+    monkeypatch.setattr(ci.time, "sleep", slept.append)
+    caplog.set_level("INFO", logger=ci.log.name)
+    retry = ci._api.session.get_adapter(BASE).max_retries
+
+    for _ in range(3):
+        retry = retry.increment("GET", f"{BASE}/v1/tenants", response=_answer(503))
+        retry.sleep(_answer(503))
+
+    logged = [float(m.split("retrying in ")[1].split(" s")[0]) for m in caplog.messages]
+    assert [round(s, 1) for s in slept] == logged
+    assert all(s >= ci.MIN_REQUEST_INTERVAL for s in slept)
+
+
+def test_retry_after_that_is_not_seconds_or_a_date_falls_back_to_backoff():
+    retry = ci._api.session.get_adapter(BASE).max_retries
+
+    assert retry.get_retry_after(_answer(429, **{"Retry-After": "0.5"})) is None
+    assert retry.get_retry_after(_answer(429, **{"Retry-After": "2"})) == 2

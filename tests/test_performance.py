@@ -1,12 +1,13 @@
 """Request counts, the deterministic half of performance: every request is a round trip.
 
-Timings live in tests/benchmark.py; these tests only count what the fake saw.
+Timings live in tests/benchmark.py; these tests only count what the fake saw. The
+--wait poll count (at most N/3 + 2 in N seconds) is in test_features.py, which
+runs its slow waits in the background.
 """
 
 from __future__ import annotations
 
 TENANT_ID = "6981ace7-efe8-4f5c-b7c5-267b5162ce91"
-POLL_INTERVAL = 3  # create_instance.WAIT_INTERVAL
 
 
 def sequence(fake):
@@ -68,16 +69,3 @@ def test_dry_run_sends_no_post(fake, run):
     assert result.returncode == 0, result.stderr
     assert fake.sent("POST", "/v1/instances") == []
     assert fake.instances == {}
-
-
-def test_wait_polls_at_most_once_per_interval(fake, run):
-    fake.running_after = 6.5
-
-    result = run("--wait", "--wait-for", "running", "--no-credentials-file", timeout=60)
-
-    assert result.returncode == 0, result.stderr
-    polls = fake.sent("GET", "/v1/instances/{id}")
-    assert 2 <= len(polls) <= fake.running_after / POLL_INTERVAL + 2
-    [instance] = fake.instances.values()
-    assert all(r.path == f"/v1/instances/{instance.data['id']}" for r in polls)
-    assert fake.connections == 1  # the polls reuse the run's connection

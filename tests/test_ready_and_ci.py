@@ -16,7 +16,8 @@ def only_instance(fake):
 
 
 def test_wait_ends_at_the_first_successful_query_and_not_before(fake, run):
-    fake.query_ready_after = 3.5  # the first poll sees running at ~3 s; probes fail until 4 s
+    fake.running_after = 0  # the first poll sees running; probes fail for 1.2 s after that
+    fake.query_ready_after = 1.2
 
     result = run("--wait", "--output", "json", "--no-credentials-file")
 
@@ -29,11 +30,12 @@ def test_wait_ends_at_the_first_successful_query_and_not_before(fake, run):
     assert answered.at >= ready_at
     output = json.loads(result.stdout)
     assert output["status"] == "running"
-    assert 0 < output["running_after_s"] < output["queryable_after_s"]
+    assert 0 <= output["running_after_s"] < output["queryable_after_s"]
     assert "answered a query" in result.stderr
 
 
 def test_probe_sends_return_1_with_the_new_credentials_only_to_the_instance(fake, run):
+    fake.running_after = 0
     result = run("--wait", "--no-credentials-file")
 
     assert result.returncode == 0, result.stderr
@@ -48,8 +50,9 @@ def test_probe_sends_return_1_with_the_new_credentials_only_to_the_instance(fake
 
 
 def test_wait_survives_a_refused_query_port_until_it_opens(fake, run):
+    fake.running_after = 0
     fake.query_unready = "refuse"
-    fake.query_ready_after = 3.2
+    fake.query_ready_after = 1.2
 
     result = run("--wait", "--output", "json", "--no-credentials-file")
 
@@ -60,6 +63,7 @@ def test_wait_survives_a_refused_query_port_until_it_opens(fake, run):
 
 
 def test_wait_for_running_does_not_probe(fake, run):
+    fake.running_after = 0
     result = run("--wait-for", "running", "--output", "json", "--no-credentials-file")
 
     assert result.returncode == 0, result.stderr
@@ -70,6 +74,7 @@ def test_wait_for_running_does_not_probe(fake, run):
 
 
 def test_probe_gives_up_after_query_timeout_with_exit_0(fake, run):
+    fake.running_after = 0
     fake.query_ready_after = 60
 
     result = run("--wait", "--query-timeout", "1.5", "--output", "json", "--no-credentials-file")
@@ -80,6 +85,8 @@ def test_probe_gives_up_after_query_timeout_with_exit_0(fake, run):
     [warning] = [line for line in result.stderr.splitlines() if "did not answer" in line]
     assert "running but did not answer a query from here" in warning and "HTTP 503" in warning
     assert 1 <= len(fake.query_requests) <= 3
+    # It kept probing until --query-timeout had passed, not one interval short of it.
+    assert fake.query_requests[-1].at >= only_instance(fake).running_since() + 1.5
 
 
 @pytest.mark.parametrize(
