@@ -1016,7 +1016,7 @@ def _fill_free_spec(
         if flag is None and chosen.get(key):
             spec[key] = chosen[key]
     log.info(
-        "free-db: using the tenant's free configuration, %s %s with %s.",
+        "free-db: %s %s with %s; what no flag set comes from the tenant's free configuration.",
         spec["cloud_provider"],
         spec["region"],
         spec["memory"],
@@ -1460,7 +1460,8 @@ def _run(args: argparse.Namespace) -> int:
     _api.read_timeout = args.timeout
     tenant = _setting(args.tenant, "AURA_TENANT", dotenv, TENANT).strip()
     spec = _spec_from(args, dotenv)
-    _check_spec(spec)
+    if not args.list_configurations:  # listing uses none of the spec
+        _check_spec(spec)
     # A dry run checks the file too: it is to find whatever would stop the real run.
     if not (args.list_configurations or args.no_credentials_file):
         _check_credentials_path(args.credentials_file)

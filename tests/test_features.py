@@ -259,6 +259,14 @@ def test_list_configurations_prints_a_sorted_table_and_creates_nothing(fake, run
     assert fake.instances == {}
 
 
+def test_list_configurations_ignores_the_settings_only_a_create_uses(fake, run):
+    result = run("--list-configurations", "--name", " ", "--source-snapshot-id", "snap-42")
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("TYPE")
+    assert fake.sent(*CREATE) == []
+
+
 def test_list_configurations_as_json_is_a_sorted_array(fake, run):
     result = run("--list-configurations", "--output", "json")
 
@@ -434,8 +442,8 @@ def test_free_db_takes_its_configuration_from_the_tenant(fake, run):
     assert result.returncode == 0, result.stderr
     [create] = fake.sent(*CREATE)
     assert create.json == {**BASE_BODY, "type": "free-db", "memory": "1GB"}
-    assert (
-        "free-db: using the tenant's free configuration, gcp europe-west1 with 1GB" in result.stderr
+    assert "free-db: gcp europe-west1 with 1GB; what no flag set comes from the tenant's" in (
+        result.stderr
     )
 
 
