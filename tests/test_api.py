@@ -8,6 +8,7 @@ import pytest
 import requests
 import responses
 from responses import matchers
+from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError
 from urllib3.response import HTTPResponse
 
 import create_instance as ci
@@ -295,3 +296,23 @@ def test_retry_after_that_is_not_seconds_or_a_date_falls_back_to_backoff():
 
     assert retry.get_retry_after(_answer(429, **{"Retry-After": "0.5"})) is None
     assert retry.get_retry_after(_answer(429, **{"Retry-After": "2"})) == 2
+
+
+CREATE_URL = f"{BASE}/v1/instances"
+
+
+def test_retry_resends_a_create_only_when_aura_did_not_act_on_it():
+    retry = ci._api.session.get_adapter(BASE).max_retries
+
+    # Refused before it was sent, or refused with 429: safe to send again.
+    refused = NewConnectionError(None, "Connection refused")
+    assert retry.increment("POST", CREATE_URL, error=refused).wait > 0
+    assert retry.increment("POST", CREATE_URL, response=_answer(429)).wait > 0
+    # Sent, then no clear answer: Aura may have created it, so never resend.
+    with pytest.raises(MaxRetryError):
+        retry.increment("POST", CREATE_URL, response=_answer(503))
+    dropped = ProtocolError("Connection aborted.", ConnectionResetError())
+    with pytest.raises(ProtocolError):
+        retry.increment("POST", CREATE_URL, error=dropped)
+    # The token request creates nothing: a 503 there is retried like a GET.
+    assert retry.increment("POST", f"{BASE}/oauth/token", response=_answer(503)).wait > 0
