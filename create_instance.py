@@ -2,7 +2,7 @@
 """Create a Neo4j Aura database instance and hand over its one-time credentials.
 
     export AURA_CLIENT_ID=... AURA_CLIENT_SECRET=...
-    python create_instance.py --tenant "My project" --name my-instance
+    python create_instance.py --tenant "My project" --name my-instance --wait
 
 The Aura API returns the new instance's password once, in the answer to the
 create call. Everything here is arranged around not losing it and not creating
@@ -11,18 +11,32 @@ an instance the user did not ask for. A run goes like this:
 1. Settings: the constants below, overridden by a `.env` file in the current
    directory, then by the environment, then by flags. Credentials come only
    from the environment or `.env`, never from flags (`ps` would show them).
-2. Local checks: everything that can be checked without the network is
-   checked first, so a typo costs nothing.
-3. Token: POST {base}/oauth/token with the client id and secret.
-4. Tenant: a tenant (project) name is turned into its id with GET /v1/tenants.
-5. Create: POST /v1/instances with the spec.
-6. Output: the id, username, password and connection URI, on stdout.
+2. Local checks: everything that can be checked without the network (names,
+   sizes, the credentials file's path) is checked first, so a typo costs
+   nothing.
+3. Token: POST {base}/oauth/token with the client id and secret; renewed once
+   if Aura refuses it mid-run.
+4. Tenant: a tenant (project) name is turned into its id with GET /v1/tenants;
+   an id is used as is.
+5. Duplicate guard: GET /v1/instances; an instance with the same name stops
+   the run, unless --allow-duplicate-name.
+6. Create: POST /v1/instances, sent again only if Aura provably did not act
+   on it. After an ambiguous failure the tenant's instances are listed
+   instead, to say whether the instance exists. A 400 is explained with the
+   tenant's configurations (GET /v1/tenants/{id}), fetched only then.
+7. Save, then show: the credentials go to a 0600 file first, then to the
+   GitHub Actions outputs when run there, then to stdout (text or JSON).
+8. Wait (--wait): poll GET /v1/instances/{id} every 3 s until `running`,
+   then probe the database's Query API with RETURN 1 until it answers.
 
-All requests of a run share one `requests.Session`, so one connection serves
-them all. Messages for people go to stderr; stdout carries only the result.
+All Aura API requests of a run share one `requests.Session`, so one
+connection serves them all, and one urllib3 Retry decides what is resent.
+Messages for people go to stderr; stdout carries only the result.
 
-Exit codes: 0 created; 1 the API or the network failed; 2 usage or
-configuration error; 3 authentication or permission refused.
+Exit codes: 0 created (or listed, or the dry run passed); 1 the API or the
+network failed; 2 usage or configuration error; 3 authentication or
+permission refused; 4 --wait: the instance did not become ready; 130
+interrupted.
 """
 
 from __future__ import annotations
@@ -53,9 +67,13 @@ __all__ = [
     "AuraError",
     "call_endpoint",
     "create_instance",
+    "get_configurations",
+    "get_instance",
     "get_oauth_token",
     "get_tenant_id",
+    "list_instances",
     "main",
+    "read_dotenv",
 ]
 __version__ = "1.0.0"
 
