@@ -5,18 +5,9 @@ from __future__ import annotations
 import base64
 
 from fake_aura import CLIENT_ID, CLIENT_SECRET
+from helpers import printed
 
 TENANT_ID = "6981ace7-efe8-4f5c-b7c5-267b5162ce91"
-
-
-def credentials_lines(fake, instance_id):
-    data = fake.instances[instance_id].data
-    return [
-        f"Instance ID {instance_id}",
-        "Username neo4j",
-        f"Password {data['password']}",
-        f"Connection URI {data['connection_url']}",
-    ]
 
 
 def test_single_tenant_account_creates_and_prints_the_four_lines(fake, run):
@@ -24,7 +15,7 @@ def test_single_tenant_account_creates_and_prints_the_four_lines(fake, run):
 
     assert result.returncode == 0, result.stderr
     [instance_id] = fake.instances
-    assert result.stdout.splitlines() == credentials_lines(fake, instance_id)
+    assert result.stdout.splitlines() == printed(fake.instances[instance_id].data)
     assert "few minutes" in result.stderr
 
 

@@ -25,6 +25,7 @@ import pytest
 from conftest import SCRIPT, script_env
 
 from fake_aura import CLIENT_ID, CLIENT_SECRET, Fault
+from helpers import printed
 
 TENANT_ID = "6981ace7-efe8-4f5c-b7c5-267b5162ce91"
 MIN_INTERVAL = 60 / 125  # the script's floor between two attempts (125 requests a minute)
@@ -54,15 +55,6 @@ def gaps(records) -> list[float]:
 def the_instance(fake) -> dict[str, Any]:
     [instance] = fake.instances.values()
     return instance.data
-
-
-def printed(data: dict[str, Any]) -> list[str]:
-    return [
-        f"Instance ID {data['id']}",
-        f"Username {data['username']}",
-        f"Password {data['password']}",
-        f"Connection URI {data['connection_url']}",
-    ]
 
 
 def file_lines(data: dict[str, Any]) -> list[str]:
