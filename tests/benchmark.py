@@ -67,6 +67,7 @@ POLL_INTERVAL = 3.0  # create_instance.WAIT_INTERVAL
 FLIP_TIMES = (1.3, 2.2, 4.1, 5.6, 7.4)  # seconds to running: phases 1.3, 2.2, 1.1, 2.6, 1.4
 QUICK_FLIP_TIMES = (1.3, 2.2)
 SUBJECT_TIMEOUT = 120  # seconds before a hung subject is killed
+TARGET_RTT = 0.1  # seconds: the round trip the time targets are set at
 
 T = TypeVar("T")
 
@@ -416,7 +417,9 @@ def ms(seconds: float) -> str:
     return f"{seconds * 1000:.0f}"
 
 
-def mark(ok: bool) -> str:
+def mark(ok: bool | None) -> str:
+    if ok is None:
+        return "not judged: the targets are set at a 100 ms round trip"
     return "PASS" if ok else "FAIL"
 
 
@@ -431,6 +434,7 @@ def median_seconds(runs: Sequence[Run]) -> float:
 
 
 def report_time_to_credentials(results: dict[str, list[Run]], rtt: float) -> None:
+    """The time table, and the targets: the time ratios only at the round trip they are for."""
     print("Time to credentials: process start to exit, ms")
     print(
         f"{'subject':36} {'median':>7} {'min':>6} {'max':>6} {'requests':>9} "
@@ -459,10 +463,17 @@ def report_time_to_credentials(results: dict[str, list[Run]], rtt: float) -> Non
     most = max(len(r.requests) for r in happy)
     most_connections = max(r.connections for r in happy)
     by_id = max(len(r.requests) for r in results["by id"])
+    # At a few ms, start-up noise dominates both ratios, so they say nothing there.
+    judged = rtt == TARGET_RTT
     print("Targets (create_instance.py, tenant by name unless said)")
     rows = [
-        ("time / floor", f"{to_floor:.2f}", "<= 1.10", to_floor <= 1.10),
-        ("time / baseline", f"{to_baseline:.2f}", "<= 0.80", to_baseline <= 0.80),
+        ("time / floor", f"{to_floor:.2f}", "<= 1.10", to_floor <= 1.10 if judged else None),
+        (
+            "time / baseline",
+            f"{to_baseline:.2f}",
+            "<= 0.80",
+            to_baseline <= 0.80 if judged else None,
+        ),
         ("requests", str(most), "<= 4", most <= 4),
         ("connections", str(most_connections), "1", most_connections == 1),
         ("requests, tenant by id", str(by_id), "<= 3", by_id <= 3),
@@ -534,7 +545,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, help="runs per subject (default 5; --quick 1)")
     parser.add_argument(
-        "--rtt-ms", type=float, help="simulated round trip in ms (default 100; --quick 5)"
+        "--rtt-ms",
+        type=float,
+        help="simulated round trip in ms (default 100, the targets' round trip; --quick 5)",
     )
     parser.add_argument(
         "--quick", action="store_true", help="one run, 5 ms round trip, two wait samples: for CI"
