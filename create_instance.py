@@ -25,7 +25,8 @@ an instance the user did not ask for. A run goes like this:
    instead, to say whether the instance exists. A 400 is explained with the
    tenant's configurations (GET /v1/tenants/{id}), fetched only then.
 7. Save, then show: the credentials go to a 0600 file first, then to the
-   GitHub Actions outputs when run there, then to stdout (text or JSON).
+   file GITHUB_OUTPUT names, if set, then to stdout (text, or JSON when the
+   run ends). Ctrl-C and SIGTERM wait until they are out.
 8. Wait (--wait): poll GET /v1/instances/{id} every 3 s until `running`,
    then probe the database's Query API with RETURN 1 until it answers.
 
@@ -36,7 +37,7 @@ Messages for people go to stderr; stdout carries only the result.
 Exit codes: 0 created (or listed, or the dry run passed); 1 the API or the
 network failed; 2 usage or configuration error; 3 authentication or
 permission refused; 4 --wait: the instance did not become ready; 130
-interrupted.
+interrupted (Ctrl-C); 143 terminated (SIGTERM).
 """
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ REGION = "europe-west1"
 MEMORY = "2GB"
 INSTANCE_TYPE = "enterprise-db"  # enterprise-db is Virtual Dedicated Cloud
 CLOUD_PROVIDER = "gcp"
-STORAGE = ""  # such as "4GB"; empty: not sent, Aura picks the size that goes with MEMORY
+STORAGE = ""  # such as "4GB"; empty: not sent, and Aura applies its own default
 VECTOR_OPTIMIZED = False
 GRAPH_ANALYTICS_PLUGIN = False  # professional-db only
 CUSTOMER_MANAGED_KEY_ID = ""  # enterprise-db and enterprise-ds only
@@ -146,7 +147,8 @@ EXIT_FAILED = 1  # the API or the network failed
 EXIT_USAGE = 2  # usage or configuration error, found before or by the API
 EXIT_AUTH = 3  # authentication or permission refused
 EXIT_NOT_READY = 4  # --wait: the instance did not become ready
-EXIT_INTERRUPTED = 130  # Ctrl-C, as shells report it
+EXIT_INTERRUPTED = 130  # Ctrl-C: 128 + SIGINT, as shells report it
+EXIT_TERMINATED = 143  # 128 + SIGTERM
 
 log = logging.getLogger("create_instance")
 
@@ -564,6 +566,8 @@ def _describe_body(response: requests.Response) -> str:
     if title:
         return f"an HTML page titled {title.group(1).strip()[:80]!r}"
     kind = response.headers.get("Content-Type", "unknown type").split(";")[0]
+    if _is_token_url(response.url or ""):  # whatever it is, it may carry a token
+        return f"a {kind} body"
     return f"a {kind} body starting {text[:80]!r}"
 
 
@@ -625,11 +629,8 @@ def read_dotenv(path: str = ".env") -> dict[str, str]:
         key, value = key.strip(), value.strip()
         if not equals or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
             raise AuraError(f"{path} line {number} is not KEY=VALUE", exit_code=EXIT_USAGE)
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
-        else:
-            value = re.split(r"\s+#", value, maxsplit=1)[0]
-        values[key] = value
+        quoted = re.fullmatch(r"""(["'])(.*?)\1(\s+#.*)?""", value)
+        values[key] = quoted.group(2) if quoted else re.split(r"\s+#", value, maxsplit=1)[0]
     return values
 
 
@@ -660,11 +661,15 @@ def build_parser() -> argparse.ArgumentParser:
         "in a .env file in the current directory.",
         epilog="Exit codes: 0 created (or listed, or dry run passed); 1 the API or the "
         "network failed; 2 usage or configuration error; 3 authentication or permission "
-        "refused; 4 --wait: the instance did not become ready; 130 interrupted.",
+        "refused; 4 --wait: the instance did not become ready; 130 interrupted; 143 "
+        "terminated.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument(
-        "--tenant", help=f"tenant (project) name or id (env AURA_TENANT; default {TENANT!r})"
+        "--tenant",
+        help="tenant (project) name or id (env AURA_TENANT; default "
+        + (repr(TENANT) if TENANT else "the account's only tenant")
+        + ")",
     )
     parser.add_argument(
         "--name", help=f"instance name (env AURA_INSTANCE_NAME; default {INSTANCE_NAME!r})"
@@ -690,8 +695,8 @@ def build_parser() -> argparse.ArgumentParser:
     spec.add_argument("--memory", help=f"memory size such as 2GB (default {MEMORY!r})")
     spec.add_argument(
         "--storage",
-        help="storage size such as 4GB; sent only when given (default: "
-        + (repr(STORAGE) if STORAGE else "Aura's size for the memory")
+        help="storage size such as 4GB (default: "
+        + (repr(STORAGE) if STORAGE else "none sent, so Aura's own")
         + ")",
     )
     spec.add_argument(
@@ -778,13 +783,14 @@ def build_parser() -> argparse.ArgumentParser:
         default="text",
         help="text: four labelled lines (default); json: one JSON object on stdout",
     )
-    output.add_argument(
+    credentials_file = output.add_mutually_exclusive_group()
+    credentials_file.add_argument(
         "--credentials-file",
         metavar="PATH",
         help="where to save the credentials (default: Neo4j-<id>-Created-<date>.txt here, "
         "as the Aura console names it); never overwritten",
     )
-    output.add_argument(
+    credentials_file.add_argument(
         "--no-credentials-file",
         action="store_true",
         help="do not save the credentials; stdout is then the only copy of the password",
@@ -869,8 +875,10 @@ def _spec_from(args: argparse.Namespace, dotenv: dict[str, str]) -> dict[str, An
     }
     optional = {
         "storage": args.storage or STORAGE,
-        "vector_optimized": _chosen(args.vector_optimized, VECTOR_OPTIMIZED),
-        "graph_analytics_plugin": _chosen(args.graph_analytics_plugin, GRAPH_ANALYTICS_PLUGIN),
+        "vector_optimized": _flag_or_default(args.vector_optimized, VECTOR_OPTIMIZED),
+        "graph_analytics_plugin": _flag_or_default(
+            args.graph_analytics_plugin, GRAPH_ANALYTICS_PLUGIN
+        ),
         "source_instance_id": args.source_instance_id,
         "source_snapshot_id": args.source_snapshot_id,
         "customer_managed_key_id": args.customer_managed_key_id or CUSTOMER_MANAGED_KEY_ID,
@@ -879,7 +887,7 @@ def _spec_from(args: argparse.Namespace, dotenv: dict[str, str]) -> dict[str, An
     return spec
 
 
-def _chosen(flag: bool | None, default: bool) -> bool:
+def _flag_or_default(flag: bool | None, default: bool) -> bool:
     return default if flag is None else flag
 
 
@@ -1024,14 +1032,19 @@ def _fill_free_spec(
     free = [c for c in offered if c.get("type") == "free-db"]
     if not free:
         return  # _configuration_problem explains
-    chosen = free[0]
-    for key, flag in (
-        ("cloud_provider", args.cloud_provider),
-        ("region", args.region),
-        ("memory", args.memory),
-        ("version", args.neo4j_version),
-    ):
-        if flag is None and chosen.get(key):
+    flags = {
+        "cloud_provider": args.cloud_provider,
+        "region": args.region,
+        "memory": args.memory,
+        "version": args.neo4j_version,
+    }
+    given = {key: value for key, value in flags.items() if value is not None}
+    # The free configuration that fits the flags given, if there is one.
+    chosen = next(
+        (c for c in free if all(c.get(key) == value for key, value in given.items())), free[0]
+    )
+    for key in flags:
+        if key not in given and chosen.get(key):
             spec[key] = chosen[key]
     log.info(
         "free-db: %s %s with %s; what no flag set comes from the tenant's free configuration.",
@@ -1092,6 +1105,8 @@ def _save_credentials(instance: dict[str, Any], path: str) -> None:
 
 def _write_stdout(text: str) -> bool:
     """Write to stdout; False if nobody reads it any more (`| head -1` went away)."""
+    if sys.stdout is None:  # started with stdout closed (`>&-`)
+        return False
     try:
         sys.stdout.write(text)
         sys.stdout.flush()
@@ -1261,9 +1276,11 @@ def _explain_rejection(token: str, spec: dict[str, Any], rejection: AuraError) -
     try:
         problem = _configuration_problem(spec, get_configurations(token, spec["tenant_id"]))
     except AuraError:
-        return rejection
+        problem = None
     if problem is None:
-        return rejection
+        # Refused for another reason (missing billing details, say): still a 400,
+        # so nothing was created and the fix is on the user's side.
+        return AuraError(f"{rejection} (nothing was created)", exit_code=EXIT_USAGE)
     return AuraError(f"{problem} (nothing was created)", exit_code=EXIT_USAGE)
 
 
@@ -1280,26 +1297,48 @@ def _unknown_tenant(token: str, tenant_id: str) -> AuraError:
 
 @contextlib.contextmanager
 def _interrupts_deferred(reason: str) -> Iterator[None]:
-    """Hold back Ctrl-C while the one-time password is on its way to disk.
+    """Hold back Ctrl-C and SIGTERM from the create call until the password is out.
 
-    The first Ctrl-C is reported and acted on when the block ends; a second
-    one interrupts at once, for a user who insists.
+    The block covers the create call, the check after an ambiguous failure,
+    and saving and printing the credentials. The first signal is reported and
+    acted on when the block ends; a second one interrupts at once, for a user
+    who insists.
     """
-    interrupted: list[int] = []
+    received: list[int] = []
 
     def defer(signum: int, frame: Any) -> None:
-        if interrupted:
-            raise KeyboardInterrupt
-        interrupted.append(signum)
-        log.warning("Ctrl-C: %s; stopping right after. Press it again to stop now.", reason)
+        if received:
+            raise _Stopped(signum)
+        received.append(signum)
+        log.warning(
+            "%s: %s; stopping right after. A second one stops at once.",
+            "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name,
+            reason,
+        )
 
-    previous = signal.signal(signal.SIGINT, defer)
+    previous = {signum: signal.signal(signum, defer) for signum in _STOP_SIGNALS}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
-    if interrupted:
-        raise KeyboardInterrupt
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    if received:
+        raise _Stopped(received[0])
+
+
+class _Stopped(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM: unwinds like Ctrl-C, so the credentials still get out."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _stop(signum: int, frame: Any) -> None:
+    raise _Stopped(signum)
+
+
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 class _Progress:
@@ -1436,7 +1475,7 @@ def _wait_until_queryable(
                         "reported running after %.1f s): ready to use.",
                         instance.get("id"),
                         result["queryable_after_s"],
-                        result.get("running_after_s", 0.0),
+                        result["running_after_s"],
                     )
                     return
                 last_problem = f"HTTP {response.status_code}"
@@ -1457,6 +1496,19 @@ def _wait_until_queryable(
 
 
 def _run(args: argparse.Namespace) -> int:
+    # A blank flag is refused, not read as "use the default": in a pipeline,
+    # --region "$REGION" with REGION unset would create in the wrong region.
+    for option, value in vars(args).items():
+        if isinstance(value, str) and not value.strip():
+            raise AuraError(
+                f"--{option.replace('_', '-')} is blank; give it a value or leave it out",
+                exit_code=EXIT_USAGE,
+            )
+    if (args.wait or args.wait_for) and (args.dry_run or args.list_configurations):
+        raise AuraError(
+            "--wait has nothing to wait for with --dry-run or --list-configurations",
+            exit_code=EXIT_USAGE,
+        )
     dotenv = read_dotenv()
     client_id = _setting(None, "AURA_CLIENT_ID", dotenv, "").strip()
     client_secret = _setting(None, "AURA_CLIENT_SECRET", dotenv, "").strip()
@@ -1524,15 +1576,18 @@ def _run(args: argparse.Namespace) -> int:
         tenant_id,
     )
     created_at = time.monotonic()
-    with _interrupts_deferred("the create call is under way and its password comes only once"):
-        try:
-            instance = _create_without_duplicates(token, spec, {str(i.get("id")) for i in existing})
-        except AuraError as failure:
-            if failure.status == 400:
-                raise _explain_rejection(token, spec, failure) from None
-            raise
-        result, exit_code = _save_and_show(instance, args)
+    result: dict[str, Any] | None = None
+    exit_code = EXIT_OK
     try:
+        with _interrupts_deferred("the create call is under way and its password comes only once"):
+            try:
+                known = {str(i.get("id")) for i in existing}
+                instance = _create_without_duplicates(token, spec, known)
+            except AuraError as failure:
+                if failure.status == 400:
+                    raise _explain_rejection(token, spec, failure) from None
+                raise
+            result, exit_code = _save_and_show(instance, args)
         wait_for = args.wait_for or ("query" if args.wait else None)
         if wait_for:
             _wait_until_running(token, str(instance["id"]), args.wait_timeout, result)
@@ -1546,7 +1601,9 @@ def _run(args: argparse.Namespace) -> int:
         elif wait_for == "query":
             _wait_until_queryable(instance, args.query_timeout, result, created_at)
     finally:
-        if args.output == "json" and not _write_stdout(json.dumps(result) + "\n"):
+        # Also on the way out of a failed wait or an interruption: the password is in it.
+        json_due = result is not None and args.output == "json"
+        if json_due and not _write_stdout(json.dumps(result) + "\n"):
             exit_code = max(exit_code, _stdout_closed(result))
     return exit_code
 
@@ -1568,15 +1625,22 @@ def main(argv: list[str] | None = None) -> int:
     handler.setFormatter(logging.Formatter("%(message)s"))
     log.addHandler(handler)
     log.setLevel(logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO)
+    # SIGTERM (a cancelled CI job, a `timeout`) unwinds like Ctrl-C, so the
+    # credentials are still saved and printed.
+    previous_sigterm = signal.signal(signal.SIGTERM, _stop)
     try:
         return _run(args)
     except AuraError as exc:
         log.error("error: %s", exc)
         return exc.exit_code
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
+        if isinstance(exc, _Stopped) and exc.signum == signal.SIGTERM:
+            log.error("terminated")
+            return EXIT_TERMINATED
         log.error("interrupted")
         return EXIT_INTERRUPTED
     finally:
+        signal.signal(signal.SIGTERM, previous_sigterm)
         log.removeHandler(handler)
 
 

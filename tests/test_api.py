@@ -53,6 +53,23 @@ def test_get_oauth_token_refused_is_an_auth_error_without_the_secret(api):
     assert "s3cret" not in str(raised.value)
 
 
+@pytest.mark.parametrize("status", [200, 400])
+def test_token_answer_that_is_not_json_is_never_quoted(api, status):
+    """A token endpoint answering in a form encoding must not get its token into an error."""
+    api.post(
+        f"{BASE}/oauth/token",
+        status=status,
+        body="access_token=eyJ-a-real-token&token_type=bearer",
+        content_type="application/x-www-form-urlencoded",
+    )
+
+    with pytest.raises(ci.AuraError) as raised:
+        ci.get_oauth_token("id", "s3cret")
+
+    assert "application/x-www-form-urlencoded body" in str(raised.value)
+    assert "eyJ" not in str(raised.value)
+
+
 def test_call_endpoint_sends_json_and_bearer_and_returns_the_answer(api):
     api.post(
         f"{BASE}/v1/instances",
@@ -231,7 +248,10 @@ def test_create_instance_without_data_is_an_error(api):
 
 def test_read_dotenv_understands_the_usual_forms(tmp_path):
     path = tmp_path / ".env"
-    path.write_text("# comment\n\nexport A=1\nB='two words'\nC=\"3\"\nD=four # note\nE=a#b\n")
+    path.write_text(
+        "# comment\n\nexport A=1\nB='two words'\nC=\"3\"\nD=four # note\nE=a#b\n"
+        'F="from the console" # a "quoted" note\n'
+    )
 
     assert ci.read_dotenv(str(path)) == {
         "A": "1",
@@ -239,6 +259,7 @@ def test_read_dotenv_understands_the_usual_forms(tmp_path):
         "C": "3",
         "D": "four",
         "E": "a#b",
+        "F": "from the console",
     }
 
 

@@ -197,7 +197,10 @@ def test_missing_credentials_name_the_variables_before_any_request(fake, run):
 
 def test_local_checks_fail_fast_with_exit_2(fake, run):
     cases = {
-        ("--name", ""): "empty",
+        ("--name", ""): "--name is blank",
+        ("--region", " "): "--region is blank",
+        ("--dry-run", "--wait"): "nothing to wait for",
+        ("--credentials-file", "c.txt", "--no-credentials-file"): "not allowed with",
         ("--name", "x" * 31): "31 characters",
         ("--name", " padded"): "whitespace",
         ("--memory", "2 GB"): "memory",

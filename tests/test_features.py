@@ -251,7 +251,7 @@ def test_list_configurations_prints_a_sorted_table_and_creates_nothing(fake, run
 
 
 def test_list_configurations_ignores_the_settings_only_a_create_uses(fake, run):
-    result = run("--list-configurations", "--name", " ", "--source-snapshot-id", "snap-42")
+    result = run("--list-configurations", "--name", " x", "--source-snapshot-id", "snap-42")
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("TYPE")
@@ -329,6 +329,18 @@ def test_rejected_configuration_exits_2_with_what_is_offered(fake, run, args, ex
         ("POST", "/v1/instances"),
         ("GET", f"/v1/tenants/{TENANT_ID}"),
     ]
+
+
+def test_a_400_the_configurations_do_not_explain_is_still_exit_2_with_the_api_message(fake, run):
+    fake.billing_missing = True
+
+    result = run()
+
+    assert result.returncode == 2
+    [line] = error_lines(result.stderr)
+    assert "HTTP 400: You must provide billing details" in line
+    assert "nothing was created" in line
+    assert fake.instances == {}
 
 
 @pytest.mark.parametrize(
@@ -464,6 +476,27 @@ def test_free_db_uses_the_tenants_values_not_the_defaults(fake, run):
         "region": "us-east-1",
     }
     assert "aws us-east-1 with 1GB" in result.stderr
+
+
+def test_free_db_takes_the_free_configuration_that_fits_the_flags(fake, run):
+    fake.tenants[0]["instance_configurations"] = [
+        *DEFAULT_CONFIGURATIONS,  # ends with free-db in gcp europe-west1
+        {
+            "type": "free-db",
+            "cloud_provider": "aws",
+            "region": "us-east-1",
+            "region_name": "N. Virginia (us-east-1)",
+            "memory": "1GB",
+            "storage": "2GB",
+            "version": "5",
+        },
+    ]
+
+    result = run("--type", "free-db", "--cloud-provider", "aws")
+
+    assert result.returncode == 0, result.stderr
+    [create] = fake.sent(*CREATE)
+    assert (create.json["cloud_provider"], create.json["region"]) == ("aws", "us-east-1")
 
 
 def test_free_db_flags_win_and_are_checked_against_the_tenant(fake, run):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import datetime
 import email.utils
+import json
 import math
 import re
 import signal
@@ -461,6 +462,65 @@ def test_ctrl_c_during_the_create_call_is_deferred_until_the_password_is_saved(f
     assert stderr.splitlines()[-1] == "interrupted"
     assert "Traceback" not in stderr
     assert len(fake.sent("POST", "/v1/instances")) == 1
+
+
+def test_sigterm_during_the_create_call_still_prints_the_json_with_the_password(fake, tmp_path):
+    """A cancelled CI job sends SIGTERM: with no file, the JSON on stdout is the only copy."""
+    fake.on("POST", "/v1/instances", Fault(apply=True, delay=1.5))
+    process = start(fake, tmp_path, "--output", "json", "--no-credentials-file")
+    try:
+        wait_for(lambda: fake.sent("POST", "/v1/instances") or process.poll() is not None)
+        assert process.poll() is None, process.communicate()
+        process.send_signal(signal.SIGTERM)
+        stdout, stderr = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+    assert process.returncode == 143
+    data = the_instance(fake)
+    assert json.loads(stdout)["password"] == data["password"]
+    assert "SIGTERM: the create call is under way" in stderr
+    assert stderr.splitlines()[-1] == "terminated"
+    assert "Traceback" not in stderr
+
+
+def test_sigterm_during_the_wait_still_prints_the_json_with_the_password(fake, tmp_path):
+    fake.running_after = 60
+    process = start(fake, tmp_path, "--output", "json", "--no-credentials-file", "--wait")
+    try:
+        wait_for(lambda: fake.sent("GET", "/v1/instances/{id}") or process.poll() is not None)
+        assert process.poll() is None, process.communicate()
+        process.send_signal(signal.SIGTERM)
+        stdout, stderr = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+    assert process.returncode == 143
+    output = json.loads(stdout)
+    assert output["password"] == the_instance(fake)["password"]
+    assert "Traceback" not in stderr
+
+
+def test_stdout_closed_from_the_start_is_no_traceback(fake, tmp_path):
+    """`create_instance.py >&-`: Python starts with sys.stdout None."""
+    result = subprocess.run(
+        ["bash", "-c", 'exec "$0" "$@" >&-', sys.executable, str(SCRIPT)],
+        env=script_env(fake),
+        cwd=tmp_path,
+        capture_output=False,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=30,
+    )
+
+    assert "Traceback" not in result.stderr, result.stderr
+    [path] = credentials_files(tmp_path)
+    assert f"warning: stdout was closed; the credentials are in {path.name}" in result.stderr
+    assert result.returncode == 0
 
 
 def test_unwritable_credentials_path_still_prints_the_credentials_and_warns(fake, run, tmp_path):
