@@ -327,9 +327,15 @@ def get_oauth_token(client_id: str, client_secret: str) -> str:
         error = _error_from(response, "the token request")
         if 400 <= response.status_code < 500 and response.status_code != 429:
             error.exit_code = EXIT_AUTH
+            # Only a 401 means the credentials are wrong; 400, 403 and 404 mean the
+            # request was malformed, which better credentials would not fix.
+            advice = (
+                "; check AURA_CLIENT_ID and AURA_CLIENT_SECRET"
+                if response.status_code == 401
+                else ""
+            )
             error.args = (
-                f"authentication failed (HTTP {response.status_code}: {error.detail}); "
-                "check AURA_CLIENT_ID and AURA_CLIENT_SECRET",
+                f"authentication failed (HTTP {response.status_code}: {error.detail}){advice}",
             )
         raise error
     token = _json_of(response, "the token request").get("access_token")
@@ -347,8 +353,10 @@ def call_endpoint(
 
     `body`, if given, is sent as JSON. A token that Aura refuses (it answers
     403 once a token expires) is renewed once and the call sent again; a
-    refused call was not carried out, so this is safe even for a POST. Any
-    failure raises AuraError with the API's messages and X-Request-Id.
+    refused call was not carried out, so this is safe even for a POST. A
+    token an earlier call has renewed is swapped for the newest, so a caller
+    that still holds the old one is not refused again. Any failure raises
+    AuraError with the API's messages and X-Request-Id.
     """
     if token in _api.superseded and _api.token:
         token = _api.token

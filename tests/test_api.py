@@ -50,7 +50,19 @@ def test_get_oauth_token_refused_is_an_auth_error_without_the_secret(api):
     assert raised.value.exit_code == ci.EXIT_AUTH
     assert raised.value.status == 401
     assert "invalid_client: bad credentials" in str(raised.value)
+    assert "check AURA_CLIENT_ID and AURA_CLIENT_SECRET" in str(raised.value)
     assert "s3cret" not in str(raised.value)
+
+
+def test_token_refusal_other_than_401_does_not_blame_the_credentials(api):
+    api.post(f"{BASE}/oauth/token", status=403, json={"error": "The request body is invalid."})
+
+    with pytest.raises(ci.AuraError) as raised:
+        ci.get_oauth_token("id", "s3cret")
+
+    assert raised.value.exit_code == ci.EXIT_AUTH
+    assert "HTTP 403: The request body is invalid." in str(raised.value)
+    assert "check AURA_CLIENT_ID" not in str(raised.value)
 
 
 @pytest.mark.parametrize("status", [200, 400])
