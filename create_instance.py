@@ -1125,6 +1125,19 @@ def _write_stdout(text: str) -> bool:
         return False
 
 
+def _show(text: str) -> None:
+    """Write a result that is the whole point of the run; a closed stdout is an error."""
+    if not _write_stdout(text):
+        raise AuraError("stdout was closed before the result could be written")
+
+
+def _write_stderr(text: str) -> None:
+    """Write to stderr if it is there: a closed stderr must not stop the password."""
+    with contextlib.suppress(AttributeError, OSError, ValueError):  # None when closed (`2>&-`)
+        sys.stderr.write(text)
+        sys.stderr.flush()
+
+
 def _save_and_show(
     instance: dict[str, Any], args: argparse.Namespace
 ) -> tuple[dict[str, Any], int]:
@@ -1141,8 +1154,7 @@ def _save_and_show(
     if on_github and password:
         # The runner reads workflow commands from stderr as well as stdout, and
         # stderr is the stream a calling script does not capture.
-        sys.stderr.write(f"::add-mask::{password}\n")
-        sys.stderr.flush()
+        _write_stderr(f"::add-mask::{password}\n")
     if args.no_credentials_file:
         log.info("No credentials file (--no-credentials-file): stdout is the only copy.")
     else:
@@ -1309,20 +1321,27 @@ def _interrupts_deferred(reason: str) -> Iterator[None]:
 
     The block covers the create call, the check after an ambiguous failure,
     and saving and printing the credentials. The first signal is reported and
-    acted on when the block ends; a second one interrupts at once, for a user
-    who insists.
+    acted on when the block ends. Only a second Ctrl-C, a user at the terminal
+    who insists, stops it at once; a supervisor's SIGTERM after a SIGINT
+    (GitHub Actions cancels a job that way) waits like the first.
     """
     received: list[int] = []
 
     def defer(signum: int, frame: Any) -> None:
-        if received:
+        if signum == signal.SIGINT and signal.SIGINT in received:
+            log.error(
+                "error: stopped during the create call; an instance may have been created "
+                "whose password is lost: look for it in the Aura console"
+            )
             raise _Stopped(signum)
+        if not received:
+            log.warning(
+                "%s: %s; stopping right after.%s",
+                "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name,
+                reason,
+                " Press it again to stop at once." if signum == signal.SIGINT else "",
+            )
         received.append(signum)
-        log.warning(
-            "%s: %s; stopping right after. A second one stops at once.",
-            "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name,
-            reason,
-        )
 
     previous = {signum: signal.signal(signum, defer) for signum in _STOP_SIGNALS}
     try:
@@ -1353,21 +1372,22 @@ class _Progress:
     """Status on stderr: one line rewritten in place on a terminal, else a line per change."""
 
     def __init__(self) -> None:
-        self.on_terminal = sys.stderr.isatty() and log.isEnabledFor(logging.INFO)
+        self.on_terminal = (
+            sys.stderr is not None and sys.stderr.isatty() and log.isEnabledFor(logging.INFO)
+        )
         self.last: str | None = None
 
     def show(self, status: str, elapsed: float) -> None:
         note = "" if status in KNOWN_STATUSES else " (a status this script does not know)"
         if self.on_terminal:
-            sys.stderr.write(f"\r\x1b[KInstance status: {status}{note}, {elapsed:.0f} s")
-            sys.stderr.flush()
+            _write_stderr(f"\r\x1b[KInstance status: {status}{note}, {elapsed:.0f} s")
         elif status != self.last:
             log.info("Instance status: %s%s, after %.0f s", status, note, elapsed)
         self.last = status
 
     def close(self) -> None:
         if self.on_terminal and self.last is not None:
-            sys.stderr.write("\n")
+            _write_stderr("\n")
 
 
 def _wait_until_running(
@@ -1553,7 +1573,7 @@ def _run(args: argparse.Namespace) -> int:
             if args.output == "json"
             else (_configurations_table(offered))
         )
-        _write_stdout(text)
+        _show(text)
         return EXIT_OK
     spec["tenant_id"] = tenant_id
     if spec["type"] == "free-db" or args.dry_run:
@@ -1574,7 +1594,7 @@ def _run(args: argparse.Namespace) -> int:
         )
     if args.dry_run:
         log.info("Dry run: every check passed; this is the body that would be sent.")
-        _write_stdout(json.dumps(spec, indent=2) + "\n")
+        _show(json.dumps(spec, indent=2) + "\n")
         return EXIT_OK
 
     log.info(
@@ -1592,7 +1612,8 @@ def _run(args: argparse.Namespace) -> int:
                 known = {str(i.get("id")) for i in existing}
                 instance = _create_without_duplicates(token, spec, known)
             except AuraError as failure:
-                if failure.status == 400:
+                # Not a refused token renewal (EXIT_AUTH): only the create call's own 400.
+                if failure.status == 400 and failure.exit_code != EXIT_AUTH:
                     raise _explain_rejection(token, spec, failure) from None
                 raise
             result, exit_code = _save_and_show(instance, args)

@@ -377,6 +377,18 @@ def test_token_expiring_mid_run_is_renewed_once_and_the_call_retried(fake, run, 
     assert result.stdout.splitlines() == printed(the_instance(fake))
 
 
+def test_refused_token_renewal_at_the_create_call_is_exit_3_not_a_configuration_error(fake, run):
+    fake.on("POST", "/v1/instances", Fault(expire_tokens=True))
+    fake.on("POST", "/oauth/token", None, Fault(status=400, body={"error": "invalid_request"}))
+
+    result = run()
+
+    assert result.returncode == 3
+    assert error_line(result).startswith("error: authentication failed (HTTP 400")
+    assert "nothing was created" not in result.stderr
+    assert fake.instances == {}
+
+
 def test_persistent_403_exits_3_with_the_api_message(fake, run):
     denied = Fault(
         status=403,
@@ -505,13 +517,47 @@ def test_sigterm_during_the_wait_still_prints_the_json_with_the_password(fake, t
     assert "Traceback" not in stderr
 
 
+@pytest.mark.parametrize("mode", ["--dry-run", "--list-configurations"])
+def test_stdout_closed_from_the_start_fails_a_run_whose_output_is_the_point(fake, tmp_path, mode):
+    result = subprocess.run(
+        ["bash", "-c", 'exec "$0" "$@" >&-', sys.executable, str(SCRIPT), mode],
+        env=script_env(fake),
+        cwd=tmp_path,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=30,
+    )
+
+    assert result.returncode == 1
+    assert error_line(result) == "error: stdout was closed before the result could be written"
+
+
+def test_sigterm_after_ctrl_c_still_waits_for_the_password(fake, tmp_path):
+    """GitHub Actions cancels with SIGINT, then SIGTERM: neither may cut the create short."""
+    fake.on("POST", "/v1/instances", Fault(apply=True, delay=1.5))
+    process = start(fake, tmp_path, "--output", "json", "--no-credentials-file")
+    try:
+        wait_for(lambda: fake.sent("POST", "/v1/instances") or process.poll() is not None)
+        assert process.poll() is None, process.communicate()
+        process.send_signal(signal.SIGINT)
+        process.send_signal(signal.SIGTERM)
+        stdout, stderr = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+    assert process.returncode == 130
+    assert json.loads(stdout)["password"] == the_instance(fake)["password"]
+    assert "Traceback" not in stderr
+
+
 def test_stdout_closed_from_the_start_is_no_traceback(fake, tmp_path):
     """`create_instance.py >&-`: Python starts with sys.stdout None."""
     result = subprocess.run(
         ["bash", "-c", 'exec "$0" "$@" >&-', sys.executable, str(SCRIPT)],
         env=script_env(fake),
         cwd=tmp_path,
-        capture_output=False,
         stderr=subprocess.PIPE,
         text=True,
         timeout=30,
@@ -521,6 +567,24 @@ def test_stdout_closed_from_the_start_is_no_traceback(fake, tmp_path):
     [path] = credentials_files(tmp_path)
     assert f"warning: stdout was closed; the credentials are in {path.name}" in result.stderr
     assert result.returncode == 0
+
+
+def test_closed_stderr_under_github_actions_still_saves_and_prints(fake, tmp_path):
+    """`2>&-`: Python starts with sys.stderr None, and the mask line goes there."""
+    result = subprocess.run(
+        ["bash", "-c", 'exec "$0" "$@" 2>&-', sys.executable, str(SCRIPT), "--wait"],
+        env=script_env(fake, GITHUB_ACTIONS="true"),
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        text=True,
+        timeout=30,
+    )
+
+    assert result.returncode == 0
+    data = the_instance(fake)
+    [path] = credentials_files(tmp_path)
+    assert f"NEO4J_PASSWORD={data['password']}" in path.read_text()
+    assert f"Password {data['password']}" in result.stdout.splitlines()
 
 
 def test_unwritable_credentials_path_still_prints_the_credentials_and_warns(fake, run, tmp_path):
