@@ -450,18 +450,21 @@ def test_free_db_takes_its_configuration_from_the_tenant(fake, run):
     )
 
 
+FREE_DB_IN_AWS = {
+    "type": "free-db",
+    "cloud_provider": "aws",
+    "region": "us-east-1",
+    "region_name": "N. Virginia (us-east-1)",
+    "memory": "1GB",
+    "storage": "2GB",
+    "version": "5",
+}
+
+
 def test_free_db_uses_the_tenants_values_not_the_defaults(fake, run):
     fake.tenants[0]["instance_configurations"] = [
         *DEFAULT_CONFIGURATIONS[:-1],
-        {
-            "type": "free-db",
-            "cloud_provider": "aws",
-            "region": "us-east-1",
-            "region_name": "N. Virginia (us-east-1)",
-            "memory": "1GB",
-            "storage": "2GB",
-            "version": "5",
-        },
+        FREE_DB_IN_AWS,
     ]
 
     result = run("--type", "free-db")
@@ -481,15 +484,7 @@ def test_free_db_uses_the_tenants_values_not_the_defaults(fake, run):
 def test_free_db_takes_the_free_configuration_that_fits_the_flags(fake, run):
     fake.tenants[0]["instance_configurations"] = [
         *DEFAULT_CONFIGURATIONS,  # ends with free-db in gcp europe-west1
-        {
-            "type": "free-db",
-            "cloud_provider": "aws",
-            "region": "us-east-1",
-            "region_name": "N. Virginia (us-east-1)",
-            "memory": "1GB",
-            "storage": "2GB",
-            "version": "5",
-        },
+        FREE_DB_IN_AWS,
     ]
 
     result = run("--type", "free-db", "--cloud-provider", "aws")

@@ -106,6 +106,38 @@ def start(fake, cwd: Path, *args: str, **env: str | None) -> subprocess.Popen[st
     )
 
 
+CREATE_CALL = ("POST", "/v1/instances")
+JSON_AND_NO_FILE = ("--output", "json", "--no-credentials-file")  # stdout: the only copy
+
+
+def signal_during(fake, cwd: Path, request, signals, *args: str) -> tuple[int, str, str]:
+    """Start the script, send `signals` once the fake has seen `request`: (code, out, err)."""
+    process = start(fake, cwd, *args)
+    try:
+        wait_for(lambda: fake.sent(*request) or process.poll() is not None)
+        assert process.poll() is None, process.communicate()
+        for signum in signals:
+            process.send_signal(signum)
+        stdout, stderr = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    return process.returncode, stdout, stderr
+
+
+def run_with_closed(redirect: str, fake, cwd: Path, *args: str, **env: str):
+    """Run the script with stdout (`>&-`) or stderr (`2>&-`) closed, as a shell can."""
+    return subprocess.run(
+        ["bash", "-c", f'exec "$0" "$@" {redirect}', sys.executable, str(SCRIPT), *args],
+        env=script_env(fake, **env),
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
 def rewritten_create_answer(fake, **changes: Any) -> Fault:
     """A Fault for POST /v1/instances: really create, then answer 202 with the data changed."""
     fault = Fault(apply=True, status=202)
@@ -454,18 +486,9 @@ def test_closed_stdout_leaves_the_password_in_the_file_without_a_traceback(
 
 def test_ctrl_c_during_the_create_call_is_deferred_until_the_password_is_saved(fake, tmp_path):
     fake.on("POST", "/v1/instances", Fault(apply=True, delay=1.5))
-    process = start(fake, tmp_path)
-    try:
-        wait_for(lambda: fake.sent("POST", "/v1/instances") or process.poll() is not None)
-        assert process.poll() is None, process.communicate()
-        process.send_signal(signal.SIGINT)
-        stdout, stderr = process.communicate(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+    returncode, stdout, stderr = signal_during(fake, tmp_path, CREATE_CALL, (signal.SIGINT,))
 
-    assert process.returncode == 130
+    assert returncode == 130
     data = the_instance(fake)
     [path] = credentials_files(tmp_path)
     assert f"NEO4J_PASSWORD={data['password']}" in path.read_text().splitlines()
@@ -479,18 +502,11 @@ def test_ctrl_c_during_the_create_call_is_deferred_until_the_password_is_saved(f
 def test_sigterm_during_the_create_call_still_prints_the_json_with_the_password(fake, tmp_path):
     """A cancelled CI job sends SIGTERM: with no file, the JSON on stdout is the only copy."""
     fake.on("POST", "/v1/instances", Fault(apply=True, delay=1.5))
-    process = start(fake, tmp_path, "--output", "json", "--no-credentials-file")
-    try:
-        wait_for(lambda: fake.sent("POST", "/v1/instances") or process.poll() is not None)
-        assert process.poll() is None, process.communicate()
-        process.send_signal(signal.SIGTERM)
-        stdout, stderr = process.communicate(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+    returncode, stdout, stderr = signal_during(
+        fake, tmp_path, CREATE_CALL, (signal.SIGTERM,), *JSON_AND_NO_FILE
+    )
 
-    assert process.returncode == 143
+    assert returncode == 143
     data = the_instance(fake)
     assert json.loads(stdout)["password"] == data["password"]
     assert "SIGTERM: the create call is under way" in stderr
@@ -500,18 +516,16 @@ def test_sigterm_during_the_create_call_still_prints_the_json_with_the_password(
 
 def test_sigterm_during_the_wait_still_prints_the_json_with_the_password(fake, tmp_path):
     fake.running_after = 60
-    process = start(fake, tmp_path, "--output", "json", "--no-credentials-file", "--wait")
-    try:
-        wait_for(lambda: fake.sent("GET", "/v1/instances/{id}") or process.poll() is not None)
-        assert process.poll() is None, process.communicate()
-        process.send_signal(signal.SIGTERM)
-        stdout, stderr = process.communicate(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+    returncode, stdout, stderr = signal_during(
+        fake,
+        tmp_path,
+        ("GET", "/v1/instances/{id}"),
+        (signal.SIGTERM,),
+        *JSON_AND_NO_FILE,
+        "--wait",
+    )
 
-    assert process.returncode == 143
+    assert returncode == 143
     output = json.loads(stdout)
     assert output["password"] == the_instance(fake)["password"]
     assert "Traceback" not in stderr
@@ -519,14 +533,7 @@ def test_sigterm_during_the_wait_still_prints_the_json_with_the_password(fake, t
 
 @pytest.mark.parametrize("mode", ["--dry-run", "--list-configurations"])
 def test_stdout_closed_from_the_start_fails_a_run_whose_output_is_the_point(fake, tmp_path, mode):
-    result = subprocess.run(
-        ["bash", "-c", 'exec "$0" "$@" >&-', sys.executable, str(SCRIPT), mode],
-        env=script_env(fake),
-        cwd=tmp_path,
-        stderr=subprocess.PIPE,
-        text=True,
-        timeout=30,
-    )
+    result = run_with_closed(">&-", fake, tmp_path, mode)
 
     assert result.returncode == 1
     assert error_line(result) == "error: stdout was closed before the result could be written"
@@ -535,33 +542,18 @@ def test_stdout_closed_from_the_start_fails_a_run_whose_output_is_the_point(fake
 def test_sigterm_after_ctrl_c_still_waits_for_the_password(fake, tmp_path):
     """GitHub Actions cancels with SIGINT, then SIGTERM: neither may cut the create short."""
     fake.on("POST", "/v1/instances", Fault(apply=True, delay=1.5))
-    process = start(fake, tmp_path, "--output", "json", "--no-credentials-file")
-    try:
-        wait_for(lambda: fake.sent("POST", "/v1/instances") or process.poll() is not None)
-        assert process.poll() is None, process.communicate()
-        process.send_signal(signal.SIGINT)
-        process.send_signal(signal.SIGTERM)
-        stdout, stderr = process.communicate(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+    returncode, stdout, stderr = signal_during(
+        fake, tmp_path, CREATE_CALL, (signal.SIGINT, signal.SIGTERM), *JSON_AND_NO_FILE
+    )
 
-    assert process.returncode == 130
+    assert returncode == 130
     assert json.loads(stdout)["password"] == the_instance(fake)["password"]
     assert "Traceback" not in stderr
 
 
 def test_stdout_closed_from_the_start_is_no_traceback(fake, tmp_path):
     """`create_instance.py >&-`: Python starts with sys.stdout None."""
-    result = subprocess.run(
-        ["bash", "-c", 'exec "$0" "$@" >&-', sys.executable, str(SCRIPT)],
-        env=script_env(fake),
-        cwd=tmp_path,
-        stderr=subprocess.PIPE,
-        text=True,
-        timeout=30,
-    )
+    result = run_with_closed(">&-", fake, tmp_path)
 
     assert "Traceback" not in result.stderr, result.stderr
     [path] = credentials_files(tmp_path)
@@ -571,14 +563,8 @@ def test_stdout_closed_from_the_start_is_no_traceback(fake, tmp_path):
 
 def test_closed_stderr_under_github_actions_still_saves_and_prints(fake, tmp_path):
     """`2>&-`: Python starts with sys.stderr None, and the mask line goes there."""
-    result = subprocess.run(
-        ["bash", "-c", 'exec "$0" "$@" 2>&-', sys.executable, str(SCRIPT), "--wait"],
-        env=script_env(fake, GITHUB_ACTIONS="true"),
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        text=True,
-        timeout=30,
-    )
+    fake.running_after = 0
+    result = run_with_closed("2>&-", fake, tmp_path, "--wait", GITHUB_ACTIONS="true")
 
     assert result.returncode == 0
     data = the_instance(fake)
