@@ -1328,20 +1328,23 @@ def _interrupts_deferred(reason: str) -> Iterator[None]:
     received: list[int] = []
 
     def defer(signum: int, frame: Any) -> None:
-        if signum == signal.SIGINT and signal.SIGINT in received:
+        # Record before anything else: another signal's handler can run in
+        # the middle of this one, and must see this one as received.
+        repeated = signum in received
+        received.append(signum)
+        if signum == signal.SIGINT and repeated:
             log.error(
                 "error: stopped during the create call; an instance may have been created "
                 "whose password is lost: look for it in the Aura console"
             )
             raise _Stopped(signum)
-        if not received:
+        if len(received) == 1:
             log.warning(
                 "%s: %s; stopping right after.%s",
                 "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name,
                 reason,
                 " Press it again to stop at once." if signum == signal.SIGINT else "",
             )
-        received.append(signum)
 
     previous = {signum: signal.signal(signum, defer) for signum in _STOP_SIGNALS}
     try:
@@ -1350,7 +1353,8 @@ def _interrupts_deferred(reason: str) -> Iterator[None]:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
     if received:
-        raise _Stopped(received[0])
+        # Which came first can be a race between handlers; Ctrl-C, a person's, wins.
+        raise _Stopped(signal.SIGINT if signal.SIGINT in received else received[0])
 
 
 class _Stopped(KeyboardInterrupt):
