@@ -661,6 +661,11 @@ def _seconds(text: str) -> float:
     return seconds
 
 
+def _shown(constant: str, when_empty: str) -> str:
+    """A string constant as --help shows it as a default."""
+    return repr(constant) if constant else when_empty
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="create_instance.py",
@@ -676,8 +681,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--tenant",
         help="tenant (project) name or id (env AURA_TENANT; default "
-        + (repr(TENANT) if TENANT else "the account's only tenant")
-        + ")",
+        f"{_shown(TENANT, 'the only tenant of the account')})",
     )
     parser.add_argument(
         "--name", help=f"instance name (env AURA_INSTANCE_NAME; default {INSTANCE_NAME!r})"
@@ -703,9 +707,7 @@ def build_parser() -> argparse.ArgumentParser:
     spec.add_argument("--memory", help=f"memory size such as 2GB (default {MEMORY!r})")
     spec.add_argument(
         "--storage",
-        help="storage size such as 4GB (default: "
-        + (repr(STORAGE) if STORAGE else "none sent, so Aura's own")
-        + ")",
+        help=f"storage size such as 4GB (default {_shown(STORAGE, 'none sent: Aura decides')})",
     )
     spec.add_argument(
         "--type", choices=INSTANCE_TYPES, help=f"instance type (default {INSTANCE_TYPE!r})"
@@ -803,13 +805,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="do not save the credentials; stdout is then the only copy of the password",
     )
-    output.add_argument(
+    verbosity = output.add_mutually_exclusive_group()
+    verbosity.add_argument(
         "--quiet",
         action="store_true",
         help="only the result on stdout (in text mode without the password when the "
         "credentials file has it) and only warnings and errors on stderr",
     )
-    output.add_argument(
+    verbosity.add_argument(
         "--verbose",
         action="store_true",
         help="log each request (method, path, status, duration, X-Request-Id) to stderr",
@@ -896,6 +899,8 @@ def _spec_from(args: argparse.Namespace, dotenv: dict[str, str]) -> dict[str, An
 
 
 def _flag_or_default(flag: bool | None, default: bool) -> bool:
+    # Not argparse's default=: before 3.11, BooleanOptionalAction appends its own
+    # "(default: ...)" to the help text whenever a default is set.
     return default if flag is None else flag
 
 
