@@ -463,7 +463,7 @@ _TENANT_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-
 
 def _pick_tenant(wanted: str, tenants: list[dict[str, Any]]) -> str:
     """Choose from GET /tenants: an exact id, else an exact name, else the only one."""
-    listing = ", ".join(f"{t.get('name')!r} ({t.get('id')})" for t in tenants)
+    listing = _tenant_listing(tenants)
     if not wanted:
         if len(tenants) == 1:
             return str(tenants[0]["id"])
@@ -491,6 +491,10 @@ def _pick_tenant(wanted: str, tenants: list[dict[str, Any]]) -> str:
         f"no tenant is named {wanted!r}; the account has: {listing or 'none'}.{hint}",
         exit_code=EXIT_USAGE,
     )
+
+
+def _tenant_listing(tenants: list[dict[str, Any]]) -> str:
+    return ", ".join(f"{t.get('name')!r} ({t.get('id')})" for t in tenants)
 
 
 def _json_of(response: requests.Response, what: str) -> dict[str, Any]:
@@ -1000,7 +1004,7 @@ def _gigabytes(size: Any) -> float:
 
 
 def _configurations_table(offered: list[dict[str, Any]]) -> str:
-    """The tenant's configurations as an aligned, sorted text table."""
+    """The tenant's configurations, in the order given, as an aligned text table."""
     header = ("TYPE", "CLOUD", "REGION", "REGION NAME", "MEMORY", "STORAGE", "VERSION")
     rows = [header] + [
         tuple(
@@ -1015,7 +1019,7 @@ def _configurations_table(offered: list[dict[str, Any]]) -> str:
                 "version",
             )
         )
-        for c in _sorted_configurations(offered)
+        for c in offered
     ]
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     return "".join(
@@ -1302,17 +1306,15 @@ def _explain_rejection(token: str, spec: dict[str, Any], rejection: AuraError) -
         problem = _configuration_problem(spec, get_configurations(token, spec["tenant_id"]))
     except AuraError:
         problem = None
-    if problem is None:
-        # Refused for another reason (missing billing details, say): still a 400,
-        # so nothing was created and the fix is on the user's side.
-        return AuraError(f"{rejection} (nothing was created)", exit_code=EXIT_USAGE)
-    return AuraError(f"{problem} (nothing was created)", exit_code=EXIT_USAGE)
+    # No problem found means another reason (missing billing details, say): Aura's
+    # own message then. Either way a 400 created nothing, and the fix is the user's.
+    return AuraError(f"{problem or rejection} (nothing was created)", exit_code=EXIT_USAGE)
 
 
 def _unknown_tenant(token: str, tenant_id: str) -> AuraError:
     try:
         tenants = _data_list(call_endpoint("/tenants", "GET", token), "GET /v1/tenants")
-        listing = ", ".join(f"{t.get('name')!r} ({t.get('id')})" for t in tenants)
+        listing = _tenant_listing(tenants)
     except AuraError:
         listing = "(the list could not be fetched)"
     return AuraError(
@@ -1580,7 +1582,7 @@ def _run(args: argparse.Namespace) -> int:
         text = (
             json.dumps(offered, indent=2) + "\n"
             if args.output == "json"
-            else (_configurations_table(offered))
+            else _configurations_table(offered)
         )
         _show(text)
         return EXIT_OK
