@@ -331,6 +331,18 @@ def test_rejected_configuration_exits_2_with_what_is_offered(fake, run, args, ex
     ]
 
 
+def test_the_instance_limit_is_one_line_with_the_api_message_and_no_retry(fake, run):
+    fake.max_instances = 0
+
+    result = run()
+
+    assert result.returncode == 1
+    [line] = error_lines(result.stderr)
+    assert "HTTP 405: Maximum number of instances reached" in line
+    assert len(fake.sent(*CREATE)) == 1
+    assert fake.instances == {}
+
+
 def test_a_400_the_configurations_do_not_explain_is_still_exit_2_with_the_api_message(fake, run):
     fake.billing_missing = True
 
