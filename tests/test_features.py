@@ -22,7 +22,7 @@ import pytest
 from conftest import SCRIPT, script_env
 
 from fake_aura import DEFAULT_CONFIGURATIONS, FakeAura, Fault
-from helpers import printed
+from helpers import printed, wait_for
 
 TENANT_ID = "6981ace7-efe8-4f5c-b7c5-267b5162ce91"
 POLL = ("GET", "/v1/instances/{id}")
@@ -59,14 +59,6 @@ def status_lines(stderr):
 
 def error_lines(stderr):
     return [line for line in stderr.splitlines() if line.startswith("error:")]
-
-
-def wait_for(condition, timeout=10.0):
-    """Poll `condition` every 20 ms until it holds; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out waiting for the condition"
-        time.sleep(0.02)
 
 
 def sorted_configurations(configurations):

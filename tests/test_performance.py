@@ -7,18 +7,16 @@ runs its slow waits in the background.
 
 from __future__ import annotations
 
+from helpers import calls
+
 TENANT_ID = "6981ace7-efe8-4f5c-b7c5-267b5162ce91"
-
-
-def sequence(fake):
-    return [(r.method, r.path) for r in fake.requests]
 
 
 def test_happy_path_is_four_requests_on_one_connection_each_answer_used(fake, run):
     result = run("--tenant", "Production", "--name", "graph-1")
 
     assert result.returncode == 0, result.stderr
-    assert sequence(fake) == [
+    assert calls(fake) == [
         ("POST", "/oauth/token"),
         ("GET", "/v1/tenants"),
         ("GET", "/v1/instances"),
@@ -43,7 +41,7 @@ def test_instance_list_answer_is_used_by_the_duplicate_name_guard(fake, run):
     result = run("--tenant", "Production", "--name", "graph-1")
 
     assert result.returncode == 2
-    assert sequence(fake) == [
+    assert calls(fake) == [
         ("POST", "/oauth/token"),
         ("GET", "/v1/tenants"),
         ("GET", "/v1/instances"),
@@ -55,7 +53,7 @@ def test_tenant_given_by_id_is_at_most_three_requests(fake, run):
 
     assert result.returncode == 0, result.stderr
     assert len(fake.requests) <= 3
-    assert sequence(fake) == [
+    assert calls(fake) == [
         ("POST", "/oauth/token"),
         ("GET", "/v1/instances"),
         ("POST", "/v1/instances"),

@@ -20,13 +20,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 from conftest import SCRIPT, script_env
 
 from fake_aura import CLIENT_ID, CLIENT_SECRET, Fault
-from helpers import printed
+from helpers import calls, printed, wait_for
 
 TENANT_ID = "6981ace7-efe8-4f5c-b7c5-267b5162ce91"
 MIN_INTERVAL = 60 / 125  # the script's floor between two attempts (125 requests a minute)
@@ -43,10 +43,6 @@ REMOVE = object()  # marks a key to leave out of a rewritten create answer
 # ---------------------------------------------------------------------------
 # Helpers
 # ---------------------------------------------------------------------------
-
-
-def calls(fake) -> list[tuple[str, str]]:
-    return [(r.method, r.path) for r in fake.requests]
 
 
 def gaps(records) -> list[float]:
@@ -85,14 +81,6 @@ def error_line(result) -> str:
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1, result.stderr
     return errors[0]
-
-
-def wait_for(condition: Callable[[], Any], timeout: float = 10.0) -> None:
-    """Poll until condition() holds; no fixed sleeps in these tests."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out waiting"
-        time.sleep(0.01)
 
 
 def start(fake, cwd: Path, *args: str, **env: str | None) -> subprocess.Popen[str]:
