@@ -57,11 +57,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from fake_aura import FakeAura, Recorded
+from fake_aura import TENANT_ID, FakeAura, Recorded
 
 SCRIPT = Path(__file__).resolve().parent.parent / "create_instance.py"
 TENANT_NAME = "Production"  # the fake's default and only tenant
-TENANT_ID = "6981ace7-efe8-4f5c-b7c5-267b5162ce91"
 INSTANCE_NAME = "bench"
 POLL_INTERVAL = 3.0  # create_instance.WAIT_INTERVAL
 FLIP_TIMES = (1.3, 2.2, 4.1, 5.6, 7.4)  # seconds to running: phases 1.3, 2.2, 1.1, 2.6, 1.4

@@ -38,6 +38,7 @@ from urllib.parse import parse_qs, urlsplit
 
 CLIENT_ID = "fake-client-id"
 CLIENT_SECRET = "fake-client-secret-do-not-print"
+TENANT_ID = "6981ace7-efe8-4f5c-b7c5-267b5162ce91"  # the one tenant, "Production"
 # How often a server checks for stop(); socketserver's default, 0.5 s, makes
 # stopping the two servers cost most of a second in every test.
 SHUTDOWN_POLL = 0.02
@@ -159,7 +160,7 @@ class FakeAura:
             if tenants is not None
             else [
                 {
-                    "id": "6981ace7-efe8-4f5c-b7c5-267b5162ce91",
+                    "id": TENANT_ID,
                     "name": "Production",
                     "instance_configurations": DEFAULT_CONFIGURATIONS,
                 }

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import base64
 
-from fake_aura import CLIENT_ID, CLIENT_SECRET
+from fake_aura import CLIENT_ID, CLIENT_SECRET, TENANT_ID
 from helpers import printed
-
-TENANT_ID = "6981ace7-efe8-4f5c-b7c5-267b5162ce91"
 
 
 def test_single_tenant_account_creates_and_prints_the_four_lines(fake, run):

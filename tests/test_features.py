@@ -21,10 +21,9 @@ from typing import NamedTuple
 import pytest
 from conftest import SCRIPT, script_env
 
-from fake_aura import DEFAULT_CONFIGURATIONS, FakeAura, Fault
+from fake_aura import DEFAULT_CONFIGURATIONS, TENANT_ID, FakeAura, Fault
 from helpers import printed, wait_for
 
-TENANT_ID = "6981ace7-efe8-4f5c-b7c5-267b5162ce91"
 POLL = ("GET", "/v1/instances/{id}")
 CREATE = ("POST", "/v1/instances")
 CONFIGURATIONS = ("GET", "/v1/tenants/{id}")

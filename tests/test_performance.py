@@ -7,9 +7,8 @@ runs its slow waits in the background.
 
 from __future__ import annotations
 
+from fake_aura import TENANT_ID
 from helpers import calls
-
-TENANT_ID = "6981ace7-efe8-4f5c-b7c5-267b5162ce91"
 
 
 def test_happy_path_is_four_requests_on_one_connection_each_answer_used(fake, run):

@@ -25,10 +25,9 @@ from typing import Any
 import pytest
 from conftest import SCRIPT, script_env
 
-from fake_aura import CLIENT_ID, CLIENT_SECRET, Fault
+from fake_aura import CLIENT_ID, CLIENT_SECRET, TENANT_ID, Fault
 from helpers import calls, printed, wait_for
 
-TENANT_ID = "6981ace7-efe8-4f5c-b7c5-267b5162ce91"
 MIN_INTERVAL = 60 / 125  # the script's floor between two attempts (125 requests a minute)
 HAPPY = [
     ("POST", "/oauth/token"),
