@@ -4,46 +4,42 @@
     export AURA_CLIENT_ID=... AURA_CLIENT_SECRET=...
     python create_instance.py --tenant "My project" --name my-instance --wait
 
-The Aura API returns the new instance's password once, in the answer to the
-create call. Everything here is arranged around not losing it and not creating
-an instance the user did not ask for. A run goes like this:
-
-1. Settings: the constants below, overridden by a `.env` file in the current
-   directory, then by the environment, then by flags. Credentials come only
-   from the environment or `.env`, never from flags (`ps` would show them).
-2. Local checks: everything that can be checked without the network (names,
-   sizes, the credentials file's path) is checked first, so a typo costs
-   nothing.
-3. Token: POST {base}/oauth/token with the client id and secret; renewed once
-   if Aura refuses it mid-run.
-4. Tenant: a tenant (project) name is turned into its id with GET /v1/tenants;
-   an id is used as is.
-5. Duplicate guard: GET /v1/instances; an instance with the same name stops
-   the run, unless --allow-duplicate-name.
-6. Create: POST /v1/instances, sent again only if Aura provably did not act
-   on it. After an ambiguous failure the tenant's instances are listed
-   instead, to say whether the instance exists. A 400 is explained with the
-   tenant's configurations (GET /v1/tenants/{id}), fetched only then.
-7. Save, then show: the credentials go to a 0600 file first, then to the
-   file GITHUB_OUTPUT names, if set, then to stdout (text, or JSON when the
-   run ends). Ctrl-C and SIGTERM wait until they are out.
-8. Wait (--wait): poll GET /v1/instances/{id} every 3 s until `running`,
-   then probe the database's Query API with RETURN 1 until it answers.
-
-All Aura API requests of a run share one `requests.Session`, so one
-connection serves them all, and one urllib3 Retry decides what is resent.
-Messages for people go to stderr; stdout carries only the result.
-
-Exit codes: 0 created (or listed, or the dry run passed); 1 the API or the
-network failed; 2 usage or configuration error; 3 authentication or
-permission refused; 4 --wait: the instance did not become ready; 130
-interrupted (Ctrl-C); 143 terminated (SIGTERM).
+Edit the settings below to change what is created. For one run, a flag or an
+AURA_ variable (in the environment or a .env file) overrides them. A run
+resolves the settings once, gets a token, finds the tenant, checks that the
+name is free, creates the instance, delivers the one-time password (to a file
+first, then GITHUB_OUTPUT, mask lines, stdout), and with --wait waits until
+the database answers a query. One requests.Session carries every API request
+and one urllib3 Retry decides what is resent: never a create call that Aura
+may have acted on. README.md tells the whole story.
 """
 
 from __future__ import annotations
 
+# ---------------------------------------------------------------------------
+# Settings: edit these to target your own tenant. AURA_ + a name (AURA_REGION,
+# say) in the environment or .env, or a flag, overrides one for a run. An
+# empty string means "not chosen": for free-db the tenant's free configuration
+# then decides; for the other types, DEFAULTS below does.
+# ---------------------------------------------------------------------------
+TENANT = ""  # tenant (project) name or id; empty: the account's only tenant
+INSTANCE_NAME = "my-instance"  # 1 to 30 characters, no leading/trailing space
+INSTANCE_TYPE = "enterprise-db"  # enterprise-db is Virtual Dedicated Cloud; or free-db, ...
+CLOUD_PROVIDER = ""  # gcp, aws or azure
+REGION = ""  # such as "us-central1"
+MEMORY = ""  # such as "4GB"
+NEO4J_VERSION = ""  # such as "5"
+STORAGE = ""  # such as "8GB"; empty: not sent, and Aura applies its own default
+VECTOR_OPTIMIZED = False
+GRAPH_ANALYTICS_PLUGIN = False  # professional-db only
+CUSTOMER_MANAGED_KEY_ID = ""  # enterprise-db and enterprise-ds only
+API_URL = "https://api.neo4j.io"
+DEFAULTS = {"cloud_provider": "gcp", "region": "europe-west1", "memory": "2GB", "version": "5"}
+# ---------------------------------------------------------------------------
+
 import argparse
 import contextlib
+import dataclasses
 import datetime
 import difflib
 import ipaddress
@@ -55,7 +51,8 @@ import re
 import signal
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from types import MappingProxyType
 from typing import Any, NoReturn
 from urllib.parse import quote, urlsplit
 
@@ -65,7 +62,9 @@ from urllib3.exceptions import InvalidHeader, MaxRetryError, NewConnectionError,
 from urllib3.util.retry import Retry
 
 __all__ = [
+    "AuraClient",
     "AuraError",
+    "Settings",
     "call_endpoint",
     "create_instance",
     "get_configurations",
@@ -75,26 +74,9 @@ __all__ = [
     "list_instances",
     "main",
     "read_dotenv",
+    "resolve_settings",
 ]
-__version__ = "1.0.0"
-
-# ---------------------------------------------------------------------------
-# Settings: edit these to target your own tenant. The environment, a .env file
-# and flags override them for one run (see README.md or --help).
-# ---------------------------------------------------------------------------
-TENANT = ""  # tenant (project) name or id; empty: the account's only tenant
-INSTANCE_NAME = "my-instance"  # 1 to 30 characters, no leading/trailing space
-NEO4J_VERSION = "5"
-REGION = "europe-west1"
-MEMORY = "2GB"
-INSTANCE_TYPE = "enterprise-db"  # enterprise-db is Virtual Dedicated Cloud
-CLOUD_PROVIDER = "gcp"
-STORAGE = ""  # such as "4GB"; empty: not sent, and Aura applies its own default
-VECTOR_OPTIMIZED = False
-GRAPH_ANALYTICS_PLUGIN = False  # professional-db only
-CUSTOMER_MANAGED_KEY_ID = ""  # enterprise-db and enterprise-ds only
-API_URL = "https://api.neo4j.io"
-# ---------------------------------------------------------------------------
+__version__ = "1.1.0"
 
 CONNECT_TIMEOUT = 10  # seconds to open a connection
 READ_TIMEOUT = 30  # seconds to wait for an answer; --timeout changes it
@@ -149,6 +131,8 @@ EXIT_AUTH = 3  # authentication or permission refused
 EXIT_NOT_READY = 4  # --wait: the instance did not become ready
 EXIT_INTERRUPTED = 130  # Ctrl-C: 128 + SIGINT, as shells report it
 EXIT_TERMINATED = 143  # 128 + SIGTERM
+
+USER_AGENT = f"create_instance.py/{__version__} {requests.utils.default_user_agent()}"
 
 log = logging.getLogger("create_instance")
 
@@ -262,131 +246,178 @@ def _is_token_url(url: str) -> bool:
     return urlsplit(url).path.endswith("/oauth/token")
 
 
-class _Api:
-    """What every request of the run shares: the session, base URL and token.
+def _new_session() -> requests.Session:
+    """A Session whose one connection pool and one Retry serve every API request."""
+    session = requests.Session()
+    session.headers["User-Agent"] = USER_AGENT
+    retry = _Retry(
+        total=RETRIES,
+        allowed_methods=frozenset({"GET", "POST"}),
+        status_forcelist=RETRY_STATUSES,
+        raise_on_status=False,
+    )
+    adapter = HTTPAdapter(max_retries=retry)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    session.hooks["response"].append(_log_response)
+    return session
+
+
+class AuraClient:
+    """The Aura API as one run uses it: one Session, one base URL, one token.
 
     One Session means one connection for the whole run (keep-alive). The
     client id and secret are kept, in memory only, to renew an expired token.
+    The module's functions of the same names are those of a default client
+    for API_URL, for programs that import this file.
     """
 
-    def __init__(self) -> None:
-        self.base_url = API_URL
-        self.read_timeout: float = READ_TIMEOUT
-        self.client_credentials: tuple[str, str] | None = None
+    def __init__(self, base_url: str = API_URL, timeout: float = READ_TIMEOUT) -> None:
+        self.base_url = base_url
+        self.timeout = timeout
+        self.session = _new_session()
         self.token: str | None = None  # the newest token of the run
-        self.superseded: set[str] = set()  # tokens replaced by a renewal
-        self._session: requests.Session | None = None
-
-    @property
-    def session(self) -> requests.Session:
-        if self._session is None:
-            session = requests.Session()
-            session.headers["User-Agent"] = (
-                f"create_instance.py/{__version__} {requests.utils.default_user_agent()}"
-            )
-            retry = _Retry(
-                total=RETRIES,
-                allowed_methods=frozenset({"GET", "POST"}),
-                status_forcelist=RETRY_STATUSES,
-                raise_on_status=False,
-            )
-            adapter = HTTPAdapter(max_retries=retry)
-            session.mount("https://", adapter)
-            session.mount("http://", adapter)
-            session.hooks["response"].append(_log_response)
-            self._session = session
-        return self._session
+        self._credentials: tuple[str, str] | None = None
+        self._superseded: set[str] = set()  # tokens replaced by a renewal
 
     def send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
         """Send one request; a network failure becomes an AuraError."""
         try:
             return self.session.request(
-                method, url, timeout=(CONNECT_TIMEOUT, self.read_timeout), **kwargs
+                method, url, timeout=(CONNECT_TIMEOUT, self.timeout), **kwargs
             )
         except requests.RequestException as exc:
             problem, unsent = _network_problem(exc)
             raise AuraError(f"{method} {_path_of(url)} failed: {problem}", unsent=unsent) from None
 
+    def get_oauth_token(self, client_id: str, client_secret: str) -> str:
+        """Return an access token for the Aura API (valid for about an hour).
 
-_api = _Api()
-
-
-def get_oauth_token(client_id: str, client_secret: str) -> str:
-    """Return an access token for the Aura API (valid for about an hour).
-
-    The token stays in memory; it is never written anywhere. The credentials
-    are kept in memory too, so that call_endpoint can renew an expired token.
-    """
-    response = _api.send(
-        "POST",
-        f"{_api.base_url}/oauth/token",
-        data={"grant_type": "client_credentials"},
-        auth=(client_id, client_secret),
-    )
-    if not response.ok:
-        error = _error_from(response, "the token request")
-        if 400 <= response.status_code < 500 and response.status_code != 429:
-            error.exit_code = EXIT_AUTH
-            # Only a 401 means the credentials are wrong; 400, 403 and 404 mean the
-            # request was malformed, which better credentials would not fix.
-            advice = (
-                "; check AURA_CLIENT_ID and AURA_CLIENT_SECRET"
-                if response.status_code == 401
-                else ""
-            )
-            error.args = (
-                f"authentication failed (HTTP {response.status_code}: {error.detail}){advice}",
-            )
-        raise error
-    token = _json_of(response, "the token request").get("access_token")
-    if not isinstance(token, str) or not token:
-        raise AuraError("the token request succeeded but its answer has no access_token")
-    _api.client_credentials = (client_id, client_secret)
-    _api.token = token
-    return token
-
-
-def call_endpoint(
-    path: str, method: str, token: str, body: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    """Call the Aura API at {base}/v1{path} and return the decoded JSON answer.
-
-    `body`, if given, is sent as JSON. A token that Aura refuses (it answers
-    403 once a token expires) is renewed once and the call sent again; a
-    refused call was not carried out, so this is safe even for a POST. A
-    token an earlier call has renewed is swapped for the newest, so a caller
-    that still holds the old one is not refused again. Any failure raises
-    AuraError with the API's messages and X-Request-Id.
-    """
-    if token in _api.superseded and _api.token:
-        token = _api.token
-    what = f"{method} /v1{path}"
-    response = _request(method, path, token, body)
-    if response.status_code in (401, 403) and _api.client_credentials:
-        log.info(
-            "%s: HTTP %s, the token may have expired; getting a new one", what, response.status_code
+        The token stays in memory; it is never written anywhere. The credentials
+        are kept in memory too, so that call_endpoint can renew an expired token.
+        """
+        response = self.send(
+            "POST",
+            f"{self.base_url}/oauth/token",
+            data={"grant_type": "client_credentials"},
+            auth=(client_id, client_secret),
         )
-        _api.superseded.add(token)
-        response = _request(method, path, get_oauth_token(*_api.client_credentials), body)
-        if response.status_code in (401, 403):
-            error = _error_from(response, what)
-            error.args = (
-                f"{error.args[0]} (also with a new token: the API credentials may "
-                "lack permission for this)",
-            )
+        if not response.ok:
+            error = _error_from(response, "the token request")
+            if 400 <= response.status_code < 500 and response.status_code != 429:
+                error.exit_code = EXIT_AUTH
+                # Only a 401 means the credentials are wrong; 400, 403 and 404 mean the
+                # request was malformed, which better credentials would not fix.
+                advice = (
+                    "; check AURA_CLIENT_ID and AURA_CLIENT_SECRET"
+                    if response.status_code == 401
+                    else ""
+                )
+                error.args = (
+                    f"authentication failed (HTTP {response.status_code}: {error.detail}){advice}",
+                )
             raise error
-    if not response.ok:
-        raise _error_from(response, what)
-    return _json_of(response, what)
+        token = _json_of(response, "the token request").get("access_token")
+        if not isinstance(token, str) or not token:
+            raise AuraError("the token request succeeded but its answer has no access_token")
+        self._credentials = (client_id, client_secret)
+        self.token = token
+        return token
 
+    def call_endpoint(
+        self, path: str, method: str, token: str, body: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Call the Aura API at {base}/v1{path} and return the decoded JSON answer.
 
-def _request(method: str, path: str, token: str, body: dict[str, Any] | None) -> requests.Response:
-    return _api.send(
-        method,
-        f"{_api.base_url}/v1{path}",
-        headers={"Authorization": f"Bearer {token}"},
-        json=body,
-    )
+        `body`, if given, is sent as JSON. A token that Aura refuses (it answers
+        403 once a token expires) is renewed once and the call sent again; a
+        refused call was not carried out, so this is safe even for a POST. A
+        token an earlier call has renewed is swapped for the newest, so a caller
+        that still holds the old one is not refused again. Any failure raises
+        AuraError with the API's messages and X-Request-Id.
+        """
+        if token in self._superseded and self.token:
+            token = self.token
+        what = f"{method} /v1{path}"
+        response = self._request(method, path, token, body)
+        if response.status_code in (401, 403) and self._credentials:
+            log.info(
+                "%s: HTTP %s, the token may have expired; getting a new one",
+                what,
+                response.status_code,
+            )
+            self._superseded.add(token)
+            response = self._request(method, path, self.get_oauth_token(*self._credentials), body)
+            if response.status_code in (401, 403):
+                error = _error_from(response, what)
+                error.args = (
+                    f"{error.args[0]} (also with a new token: the API credentials may "
+                    "lack permission for this)",
+                )
+                raise error
+        if not response.ok:
+            raise _error_from(response, what)
+        return _json_of(response, what)
+
+    def _request(
+        self, method: str, path: str, token: str, body: dict[str, Any] | None
+    ) -> requests.Response:
+        return self.send(
+            method,
+            f"{self.base_url}/v1{path}",
+            headers={"Authorization": f"Bearer {token}"},
+            json=body,
+        )
+
+    def get_tenant_id(self, tenant: str, token: str) -> str:
+        """Return the id of the tenant (project) named or identified by `tenant`.
+
+        A value shaped like a tenant id (a UUID) is used as is, with no request:
+        the API rejects an id that does not exist when it is used. Otherwise the
+        value may be an id or an exact name from GET /tenants. An empty value
+        means the account's only tenant.
+        """
+        if _TENANT_ID.fullmatch(tenant):
+            return tenant
+        return _pick_tenant(tenant, self.list_tenants(token))
+
+    def list_tenants(self, token: str) -> list[dict[str, Any]]:
+        """The tenants (projects) the credentials can see: id and name."""
+        return _data_list(self.call_endpoint("/tenants", "GET", token), "GET /v1/tenants")
+
+    def create_instance(self, token: str, spec: dict[str, Any]) -> dict[str, Any]:
+        """Create an instance from `spec` (the POST /instances body); return its `data`.
+
+        The answer holds the one-time password: it cannot be fetched again.
+        """
+        answer = self.call_endpoint("/instances", "POST", token, spec)
+        data = answer.get("data")
+        if not isinstance(data, dict) or not data.get("id"):
+            raise AuraError(
+                "POST /v1/instances was accepted but its answer has no instance data; "
+                "check the Aura console before trying again"
+            )
+        return data
+
+    def list_instances(self, token: str, tenant_id: str) -> list[dict[str, Any]]:
+        """The instances of one tenant: id, name and so on, but no status."""
+        path = f"/instances?tenantId={quote(tenant_id, safe='')}"
+        return _data_list(self.call_endpoint(path, "GET", token), f"GET /v1{path}")
+
+    def get_instance(self, token: str, instance_id: str) -> dict[str, Any]:
+        """One instance's details, with its status (never its password)."""
+        path = f"/instances/{quote(instance_id, safe='')}"
+        return _data_object(self.call_endpoint(path, "GET", token), f"GET /v1{path}")
+
+    def get_configurations(self, token: str, tenant_id: str) -> list[dict[str, Any]]:
+        """The instance configurations (type, cloud, region, memory, storage, version)
+        that a tenant may create."""
+        path = f"/tenants/{quote(tenant_id, safe='')}"
+        tenant = _data_object(self.call_endpoint(path, "GET", token), f"GET /v1{path}")
+        configurations = tenant.get("instance_configurations")
+        if not isinstance(configurations, list):
+            raise AuraError(f"GET /v1{path} answered without instance_configurations")
+        return [c for c in configurations if isinstance(c, dict)]
 
 
 def _log_response(response: requests.Response, *args: Any, **kwargs: Any) -> None:
@@ -406,64 +437,11 @@ def _log_response(response: requests.Response, *args: Any, **kwargs: Any) -> Non
         )
 
 
-def get_tenant_id(tenant: str, token: str) -> str:
-    """Return the id of the tenant (project) named or identified by `tenant`.
-
-    A value shaped like a tenant id (a UUID) is used as is, with no request:
-    the API rejects an id that does not exist when it is used. Otherwise the
-    value may be an id or an exact name from GET /tenants. An empty value
-    means the account's only tenant.
-    """
-    if _TENANT_ID.fullmatch(tenant):
-        return tenant
-    tenants = _data_list(call_endpoint("/tenants", "GET", token), "GET /v1/tenants")
-    return _pick_tenant(tenant, tenants)
-
-
-def create_instance(token: str, spec: dict[str, Any]) -> dict[str, Any]:
-    """Create an instance from `spec` (the POST /instances body); return its `data`.
-
-    The answer holds the one-time password: it cannot be fetched again.
-    """
-    answer = call_endpoint("/instances", "POST", token, spec)
-    data = answer.get("data")
-    if not isinstance(data, dict) or not data.get("id"):
-        raise AuraError(
-            "POST /v1/instances was accepted but its answer has no instance data; "
-            "check the Aura console before trying again"
-        )
-    return data
-
-
-def list_instances(token: str, tenant_id: str) -> list[dict[str, Any]]:
-    """The instances of one tenant: id, name and so on, but no status."""
-    path = f"/instances?tenantId={quote(tenant_id, safe='')}"
-    return _data_list(call_endpoint(path, "GET", token), f"GET /v1{path}")
-
-
-def get_instance(token: str, instance_id: str) -> dict[str, Any]:
-    """One instance's details, with its status (never its password)."""
-    path = f"/instances/{quote(instance_id, safe='')}"
-    return _data_object(call_endpoint(path, "GET", token), f"GET /v1{path}")
-
-
-def get_configurations(token: str, tenant_id: str) -> list[dict[str, Any]]:
-    """The instance configurations (type, cloud, region, memory, storage, version)
-    that a tenant may create."""
-    path = f"/tenants/{quote(tenant_id, safe='')}"
-    tenant = _data_object(call_endpoint(path, "GET", token), f"GET /v1{path}")
-    configurations = tenant.get("instance_configurations")
-    if not isinstance(configurations, list):
-        raise AuraError(f"GET /v1{path} answered without instance_configurations")
-    return [c for c in configurations if isinstance(c, dict)]
-
-
 _TENANT_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
 
 
 def _pick_tenant(wanted: str, tenants: list[dict[str, Any]]) -> str:
     """Choose from GET /tenants: an exact id, else an exact name, else the only one."""
-    listing = _tenant_listing(tenants)
     if not wanted:
         if len(tenants) == 1:
             return str(tenants[0]["id"])
@@ -471,7 +449,7 @@ def _pick_tenant(wanted: str, tenants: list[dict[str, Any]]) -> str:
             raise AuraError("the account has no tenants (projects)", exit_code=EXIT_USAGE)
         raise AuraError(
             f"the account has {len(tenants)} tenants; choose one with --tenant or "
-            f"AURA_TENANT: {listing}",
+            f"AURA_TENANT: {_tenant_listing(tenants)}",
             exit_code=EXIT_USAGE,
         )
     for tenant in tenants:
@@ -487,10 +465,13 @@ def _pick_tenant(wanted: str, tenants: list[dict[str, Any]]) -> str:
         )
     near = [t.get("name") for t in tenants if str(t.get("name")).casefold() == wanted.casefold()]
     hint = f" Did you mean {near[0]!r}?" if near else ""
-    raise AuraError(
-        f"no tenant is named {wanted!r}; the account has: {listing or 'none'}.{hint}",
-        exit_code=EXIT_USAGE,
-    )
+    raise _no_such_tenant(f"no tenant is named {wanted!r}.{hint}", tenants)
+
+
+def _no_such_tenant(what: str, tenants: list[dict[str, Any]] | None) -> AuraError:
+    """The unknown-tenant error, the same for a name and an id."""
+    listing = "(the list could not be fetched)" if tenants is None else _tenant_listing(tenants)
+    return AuraError(f"{what} The account has: {listing or 'none'}.", exit_code=EXIT_USAGE)
 
 
 def _tenant_listing(tenants: list[dict[str, Any]]) -> str:
@@ -609,18 +590,330 @@ def _path_of(url: str) -> str:
     return urlsplit(url).path or "/"
 
 
+# The blog post's functions, for programs that import this file: the methods
+# of one client for API_URL. main() makes a client of its own for each run.
+_default_client = AuraClient()
+get_oauth_token = _default_client.get_oauth_token
+call_endpoint = _default_client.call_endpoint
+get_tenant_id = _default_client.get_tenant_id
+create_instance = _default_client.create_instance
+list_instances = _default_client.list_instances
+get_instance = _default_client.get_instance
+get_configurations = _default_client.get_configurations
+
+
 # ---------------------------------------------------------------------------
-# The command line: settings, checks, create, deliver, wait
+# Settings: flags, environment, .env and constants, resolved once
 # ---------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """Everything a run needs, resolved once from flags, environment, .env and constants.
+
+    `spec` is the POST /instances body less tenant_id; for free-db it lacks
+    what the user left to the tenant. `sources` says where each spec value
+    came from ("--region", "AURA_REGION in .env line 3", "REGION in
+    create_instance.py", "default"), for error messages.
+    """
+
+    client_id: str
+    client_secret: str
+    api_url: str = API_URL
+    tenant: str = ""
+    spec: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    sources: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    mode: str = "create"  # or "dry-run", "list-configurations"
+    timeout: float = READ_TIMEOUT
+    wait_for: str | None = None  # "query", "running", or None: no waiting
+    wait_timeout: float = WAIT_TIMEOUT
+    query_timeout: float = QUERY_TIMEOUT
+    output: str = "text"  # or "json"
+    save_credentials: bool = True
+    credentials_file: str | None = None  # None: the Aura console's file name
+    allow_duplicate_name: bool = False
+    quiet: bool = False
+    github_actions: bool = False
+    github_output: str | None = None
+
+
+# The settings a user may set anywhere: the constant's name (its variable is
+# AURA_ + the name), the flag's argparse name, and the POST /instances field.
+_CONSTANTS = (
+    ("TENANT", "tenant", None),
+    ("INSTANCE_NAME", "name", "name"),
+    ("INSTANCE_TYPE", "type", "type"),
+    ("CLOUD_PROVIDER", "cloud_provider", "cloud_provider"),
+    ("REGION", "region", "region"),
+    ("MEMORY", "memory", "memory"),
+    ("NEO4J_VERSION", "neo4j_version", "version"),
+    ("STORAGE", "storage", "storage"),
+    ("VECTOR_OPTIMIZED", "vector_optimized", "vector_optimized"),
+    ("GRAPH_ANALYTICS_PLUGIN", "graph_analytics_plugin", "graph_analytics_plugin"),
+    ("CUSTOMER_MANAGED_KEY_ID", "customer_managed_key_id", "customer_managed_key_id"),
+    ("API_URL", "api_url", None),
+)
+_BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+_SPEC_ORDER = (
+    "version",
+    "region",
+    "memory",
+    "name",
+    "type",
+    "cloud_provider",
+    "storage",
+    "vector_optimized",
+    "graph_analytics_plugin",
+    "source_instance_id",
+    "source_snapshot_id",
+    "customer_managed_key_id",
+)
+
+
+def resolve_settings(
+    args: argparse.Namespace, environ: Mapping[str, str], dotenv_path: str = ".env"
+) -> Settings:
+    """Turn flags, environment, .env and the constants into one Settings.
+
+    Each value is taken from the first of: flag, AURA_ variable in the
+    environment, the same in .env, the constant (when not empty). Every
+    local check runs here, before any request, and all problems of a kind
+    are reported together, in one AuraError with exit code 2.
+    """
+    dotenv = _read_dotenv_lines(dotenv_path)
+    problems: list[str] = []
+    blank: dict[str, list[str]] = {}
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+
+    for option, value in vars(args).items():
+        # In a pipeline, --region "$REGION" with REGION unset must not mean the default.
+        if isinstance(value, str) and not value.strip():
+            problems.append(
+                f"--{option.replace('_', '-')} is blank; give it a value or leave it out"
+            )
+
+    def variable(name: str) -> tuple[str, str] | None:
+        """AURA_<name> from the environment, else .env: (value, source)."""
+        key = f"AURA_{name}"
+        if key in environ:
+            value, where, group = environ[key], f"{key} in the environment", "environment"
+        elif key in dotenv:
+            value, line = dotenv[key]
+            where, group = f"{key} in .env line {line}", ".env"
+        else:
+            return None
+        if not value.strip():
+            # In CI a blank variable is usually a secret that did not expand.
+            blank.setdefault(group, []).append(key)
+            return None
+        return value, where
+
+    for name, flag, _field in _CONSTANTS:
+        given = getattr(args, flag)
+        if given is not None:
+            values[name], sources[name] = given, f"--{flag.replace('_', '-')}"
+        elif (found := variable(name)) is not None:
+            values[name], sources[name] = found
+            if name in ("VECTOR_OPTIMIZED", "GRAPH_ANALYTICS_PLUGIN"):
+                parsed = _BOOLEANS.get(found[0].strip().lower())
+                if parsed is None:
+                    problems.append(f"{found[1]} is {found[0]!r}: use true or false")
+                values[name] = bool(parsed)
+        elif globals()[name] not in ("", None):
+            values[name], sources[name] = globals()[name], f"{name} in create_instance.py"
+    credentials = {name: variable(name) for name in ("CLIENT_ID", "CLIENT_SECRET")}
+
+    problems += [
+        f"{' and '.join(keys)} {'is' if len(keys) == 1 else 'are'} set but blank in the "
+        f"{group}; give {'it' if len(keys) == 1 else 'them'} a value or unset "
+        f"{'it' if len(keys) == 1 else 'them'}"
+        for group, keys in blank.items()
+    ]
+    blank_keys = {key for keys in blank.values() for key in keys}
+    missing = [
+        f"AURA_{name}"
+        for name, found in credentials.items()
+        if found is None and f"AURA_{name}" not in blank_keys
+    ]
+    if missing:
+        problems.append(
+            f"{' and '.join(missing)} not set: create API credentials in the Aura console, "
+            "then export them or put them in .env"
+        )
+    if (args.wait or args.wait_for) and (args.dry_run or args.list_configurations):
+        problems.append("--wait has nothing to wait for with --dry-run or --list-configurations")
+    if problems:
+        raise AuraError("; ".join(problems), exit_code=EXIT_USAGE)
+
+    mode = "list-configurations" if args.list_configurations else "create"
+    mode = "dry-run" if args.dry_run else mode
+    spec, spec_sources = _spec_from(values, sources, args)
+    if mode != "list-configurations":  # a listing uses none of the spec
+        problems += _spec_problems(spec, spec_sources)
+    api_url, url_problem = _checked_api_url(str(values.get("API_URL", API_URL)))
+    problems += [url_problem] if url_problem else []
+    # A dry run checks the file too: it is to find whatever would stop the real run.
+    if mode != "list-configurations" and not args.no_credentials_file:
+        problems += _credentials_path_problems(args.credentials_file)
+    if problems:
+        raise AuraError("; ".join(problems), exit_code=EXIT_USAGE)
+
+    client_id, client_secret = (found[0].strip() for found in credentials.values() if found)
+    return Settings(
+        client_id=client_id,
+        client_secret=client_secret,
+        api_url=api_url,
+        tenant=str(values.get("TENANT", "")).strip(),
+        spec=MappingProxyType(spec),
+        sources=MappingProxyType(spec_sources),
+        mode=mode,
+        timeout=args.timeout,
+        wait_for=args.wait_for or ("query" if args.wait else None),
+        wait_timeout=args.wait_timeout,
+        query_timeout=args.query_timeout,
+        output=args.output,
+        save_credentials=not args.no_credentials_file,
+        credentials_file=args.credentials_file,
+        allow_duplicate_name=args.allow_duplicate_name,
+        quiet=args.quiet,
+        github_actions=environ.get("GITHUB_ACTIONS") == "true",
+        github_output=environ.get("GITHUB_OUTPUT") or None,
+    )
+
+
+def _spec_from(
+    values: dict[str, Any], sources: dict[str, str], args: argparse.Namespace
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """The POST /instances body (less tenant_id) and where each field came from.
+
+    Optional fields are present only when they are wanted: the API's defaults
+    stay the API's business. For free-db, what the user left unset stays
+    out, for the tenant's free configuration to fill in.
+    """
+    spec: dict[str, Any] = {}
+    spec_sources: dict[str, str] = {}
+    for name, _flag, field in _CONSTANTS:
+        if field and name in values and values[name] is not False:
+            spec[field], spec_sources[field] = values[name], sources[name]
+    if spec.get("type") != "free-db":
+        for field, value in DEFAULTS.items():
+            if field not in spec:
+                spec[field], spec_sources[field] = value, "default"
+    for field in ("source_instance_id", "source_snapshot_id"):
+        if getattr(args, field) is not None:
+            spec[field] = getattr(args, field)
+            spec_sources[field] = f"--{field.replace('_', '-')}"
+    ordered = {field: spec[field] for field in _SPEC_ORDER if field in spec}
+    return ordered, spec_sources
+
+
+def _spec_problems(spec: Mapping[str, Any], sources: Mapping[str, str]) -> list[str]:
+    """The checks of the body that need no network, each a sentence naming the source."""
+
+    def given(field: str) -> str:
+        where = sources.get(field, "")
+        return "" if where.startswith("--") or where == "default" else f" (from {where})"
+
+    problems = []
+    name = spec.get("name", "")
+    if not name.strip():
+        problems.append("the instance name is empty")
+    elif name != name.strip():
+        problems.append(
+            f"the instance name {name!r}{given('name')} has leading or trailing whitespace"
+        )
+    elif len(name) > MAX_NAME_LENGTH:
+        problems.append(
+            f"the instance name is {len(name)} characters long{given('name')}; Aura allows at "
+            f"most {MAX_NAME_LENGTH}"
+        )
+    kind = spec.get("type")
+    if kind not in INSTANCE_TYPES:
+        problems.append(
+            f"instance type {kind!r}{given('type')} is not one of {', '.join(INSTANCE_TYPES)}"
+        )
+    cloud = spec.get("cloud_provider")
+    if cloud is not None and cloud not in CLOUD_PROVIDERS:
+        problems.append(
+            f"cloud provider {cloud!r}{given('cloud_provider')} is not one of "
+            f"{', '.join(CLOUD_PROVIDERS)}"
+        )
+    for field, example in (("memory", "2GB"), ("storage", "4GB")):
+        if field in spec and not _SIZE.fullmatch(spec[field]):
+            problems.append(
+                f"{field} {spec[field]!r}{given(field)} is not a size such as {example}"
+            )
+    if "storage" in spec and kind == "free-db":
+        problems.append(
+            f"free-db instances have no storage setting; leave storage{given('storage')} out"
+        )
+    if spec.get("graph_analytics_plugin") and kind != "professional-db":
+        problems.append(
+            f"the Graph Analytics plugin{given('graph_analytics_plugin')} is only for "
+            "professional-db instances"
+        )
+    if spec.get("customer_managed_key_id") and kind not in ("enterprise-db", "enterprise-ds"):
+        problems.append(
+            f"a customer managed key{given('customer_managed_key_id')} is only for "
+            "enterprise-db and enterprise-ds instances"
+        )
+    if "source_snapshot_id" in spec and "source_instance_id" not in spec:
+        problems.append("--source-snapshot-id needs --source-instance-id (the snapshot's instance)")
+    return problems
+
+
+_SIZE = re.compile(r"[0-9]+(\.[0-9]+)?GB")
+
+
+def _checked_api_url(url: str) -> tuple[str, str | None]:
+    """The base URL without a trailing slash, and what is wrong with it, if anything.
+
+    https is required, except for a loopback host (the tests' fake API).
+    """
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        return url, f"API URL {url!r} is not an http(s) URL"
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        return url, f"API URL {url!r} must use https (plain http only for localhost)"
+    if parts.path.rstrip("/") or parts.query or parts.fragment:
+        return url, f"API URL {url!r} must be the base URL without a path, such as {API_URL}"
+    return f"{parts.scheme}://{parts.netloc}", None
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _credentials_path_problems(path: str | None) -> list[str]:
+    """Refuse, before anything is created, a credentials file that cannot be written."""
+    directory = os.path.dirname(path or "") or "."
+    if path and os.path.lexists(path):
+        return [f"credentials file {path} already exists; it is never overwritten"]
+    if not os.path.isdir(directory) or not os.access(directory, os.W_OK):
+        return [
+            f"cannot write the credentials file in {directory}; choose another place with "
+            "--credentials-file PATH, or --no-credentials-file"
+        ]
+    return []
 
 
 def read_dotenv(path: str = ".env") -> dict[str, str]:
-    """Read KEY=VALUE lines from a .env file; a missing file is an empty one.
+    """Read a .env file as python-dotenv does, but never expand ${VAR}.
 
-    Understands `#` comments, optional quotes and an `export ` prefix. A line
-    that is none of these is an error (it may be a mistyped secret), reported
-    by line number and never echoed.
+    A missing file is an empty one. A statement that cannot be parsed is an
+    error naming its line, never echoing it (it may be a mistyped secret).
     """
+    return {key: value for key, (value, _line) in _read_dotenv_lines(path).items()}
+
+
+def _read_dotenv_lines(path: str) -> dict[str, tuple[str, int]]:
+    """read_dotenv, with the line each value was set on."""
     try:
         with open(path, encoding="utf-8") as file:
             text = file.read()
@@ -642,7 +935,8 @@ def read_dotenv(path: str = ".env") -> dict[str, str]:
         if not equals or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
             raise AuraError(f"{path} line {number} is not KEY=VALUE", exit_code=EXIT_USAGE)
         quoted = re.fullmatch(r"""(["'])(.*?)\1(\s+#.*)?""", value)
-        values[key] = quoted.group(2) if quoted else re.split(r"\s+#", value, maxsplit=1)[0]
+        value = quoted.group(2) if quoted else re.split(r"\s+#", value, maxsplit=1)[0]
+        values[key] = (value, number)
     return values
 
 
@@ -665,9 +959,11 @@ def _seconds(text: str) -> float:
     return seconds
 
 
-def _shown(constant: str, when_empty: str) -> str:
-    """A string constant as --help shows it as a default."""
-    return repr(constant) if constant else when_empty
+def _from(name: str, when_empty: str) -> str:
+    """How --help names a setting's variable and default: the constant as it is now."""
+    value = globals()[name]
+    shown = when_empty if value == "" else repr(value)
+    return f"env AURA_{name}; default {shown}"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -675,7 +971,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="create_instance.py",
         description="Create a Neo4j Aura instance and print its one-time credentials. "
         "AURA_CLIENT_ID and AURA_CLIENT_SECRET must be set in the environment or "
-        "in a .env file in the current directory.",
+        "in a .env file in the current directory. Every setting below that names a "
+        "variable can also be set there, or in the constants at the top of the script.",
         epilog="Exit codes: 0 created (or listed, or dry run passed); 1 the API or the "
         "network failed; 2 usage or configuration error; 3 authentication or permission "
         "refused; 4 --wait: the instance did not become ready; 130 interrupted; 143 "
@@ -684,15 +981,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument(
         "--tenant",
-        help="tenant (project) name or id (env AURA_TENANT; default "
-        f"{_shown(TENANT, 'the only tenant of the account')})",
+        help=f"tenant (project) name or id ({_from('TENANT', 'the only tenant of the account')})",
     )
-    parser.add_argument(
-        "--name", help=f"instance name (env AURA_INSTANCE_NAME; default {INSTANCE_NAME!r})"
-    )
-    parser.add_argument(
-        "--api-url", help=f"Aura API base URL (env AURA_API_URL; default {API_URL})"
-    )
+    parser.add_argument("--name", help=f"instance name ({_from('INSTANCE_NAME', 'none')})")
+    parser.add_argument("--api-url", help=f"Aura API base URL ({_from('API_URL', API_URL)})")
     parser.add_argument(
         "--timeout",
         type=_seconds,
@@ -703,34 +995,39 @@ def build_parser() -> argparse.ArgumentParser:
 
     spec = parser.add_argument_group(
         "instance spec",
-        "Defaults are the constants at the top of the script. "
+        "For free-db, what is not set comes from the tenant's free configuration. "
         "--list-configurations shows what the tenant offers.",
     )
-    spec.add_argument("--neo4j-version", help=f"Neo4j version (default {NEO4J_VERSION!r})")
-    spec.add_argument("--region", help=f"cloud region (default {REGION!r})")
-    spec.add_argument("--memory", help=f"memory size such as 2GB (default {MEMORY!r})")
     spec.add_argument(
-        "--storage",
-        help=f"storage size such as 4GB (default {_shown(STORAGE, 'none sent: Aura decides')})",
-    )
-    spec.add_argument(
-        "--type", choices=INSTANCE_TYPES, help=f"instance type (default {INSTANCE_TYPE!r})"
+        "--type", choices=INSTANCE_TYPES, help=f"instance type ({_from('INSTANCE_TYPE', 'none')})"
     )
     spec.add_argument(
         "--cloud-provider",
         choices=CLOUD_PROVIDERS,
-        help=f"cloud provider (default {CLOUD_PROVIDER!r})",
+        help=f"cloud provider ({_from('CLOUD_PROVIDER', DEFAULTS['cloud_provider'])})",
+    )
+    spec.add_argument("--region", help=f"cloud region ({_from('REGION', DEFAULTS['region'])})")
+    spec.add_argument(
+        "--memory", help=f"memory size such as 2GB ({_from('MEMORY', DEFAULTS['memory'])})"
+    )
+    spec.add_argument(
+        "--neo4j-version",
+        help=f"Neo4j version ({_from('NEO4J_VERSION', DEFAULTS['version'])})",
+    )
+    spec.add_argument(
+        "--storage",
+        help=f"storage size such as 4GB ({_from('STORAGE', 'none sent: Aura decides')})",
     )
     spec.add_argument(
         "--vector-optimized",
         action=argparse.BooleanOptionalAction,
-        help=f"optimize the instance for vector search (default {VECTOR_OPTIMIZED})",
+        help=f"optimize the instance for vector search ({_from('VECTOR_OPTIMIZED', '')})",
     )
     spec.add_argument(
         "--graph-analytics-plugin",
         action=argparse.BooleanOptionalAction,
-        help=f"install the Graph Analytics plugin; professional-db only "
-        f"(default {GRAPH_ANALYTICS_PLUGIN})",
+        help="install the Graph Analytics plugin; professional-db only "
+        f"({_from('GRAPH_ANALYTICS_PLUGIN', '')})",
     )
     spec.add_argument(
         "--source-instance-id", metavar="ID", help="clone the new instance from this instance"
@@ -743,7 +1040,8 @@ def build_parser() -> argparse.ArgumentParser:
     spec.add_argument(
         "--customer-managed-key-id",
         metavar="ID",
-        help="encrypt with this customer managed key; enterprise-db and enterprise-ds only",
+        help="encrypt with this customer managed key; enterprise-db and enterprise-ds only "
+        f"({_from('CUSTOMER_MANAGED_KEY_ID', 'none')})",
     )
 
     run = parser.add_argument_group("what to do")
@@ -780,7 +1078,6 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help=f"give up waiting after this long, with exit code 4 (default {WAIT_TIMEOUT})",
     )
-
     run.add_argument(
         "--query-timeout",
         type=_seconds,
@@ -813,8 +1110,8 @@ def build_parser() -> argparse.ArgumentParser:
     verbosity.add_argument(
         "--quiet",
         action="store_true",
-        help="only the result on stdout (in text mode without the password when the "
-        "credentials file has it) and only warnings and errors on stderr",
+        help="only the result on stdout (in text mode, the credentials file's name instead "
+        "of the password when the file has it) and only warnings and errors on stderr",
     )
     verbosity.add_argument(
         "--verbose",
@@ -824,130 +1121,197 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _setting(flag: str | None, variable: str, dotenv: dict[str, str], default: str) -> str:
-    """Flag, then environment, then .env, then the constant.
+# ---------------------------------------------------------------------------
+# The run, phase by phase
+# ---------------------------------------------------------------------------
 
-    A variable that is set but blank is an error rather than a silent fallback
-    to the constant: in CI it is usually a secret or variable that did not
-    expand, and the fallback would create an instance nobody asked for.
+
+def _run(settings: Settings, output: Output) -> int:
+    """One run of the command line, after its settings are resolved and checked."""
+    client = AuraClient(settings.api_url, settings.timeout)
+    token = client.get_oauth_token(settings.client_id, settings.client_secret)
+    tenant_id = client.get_tenant_id(settings.tenant, token)
+    if settings.mode == "list-configurations":
+        output.show_configurations(_tenant_configurations(client, token, tenant_id))
+        return EXIT_OK
+    spec = _complete_spec(client, token, tenant_id, settings)
+    existing = _check_name_is_free(client, token, spec, settings)
+    if settings.mode == "dry-run":
+        output.show_body(spec)
+        return EXIT_OK
+    with output.delivering():
+        with _interrupts_deferred("the create call is under way and its password comes only once"):
+            created_at = time.monotonic()
+            instance = _create(client, token, spec, existing)
+            output.deliver(instance)
+        if settings.wait_for:
+            _wait(client, token, instance, settings, output.result, created_at)
+    return output.exit_code
+
+
+def _complete_spec(
+    client: AuraClient, token: str, tenant_id: str, settings: Settings
+) -> dict[str, Any]:
+    """The create body for this tenant: tenant_id added, free-db filled in.
+
+    A dry run (and free-db, which needs them anyway) checks the body against
+    the tenant's configurations. A normal run does not fetch them: Aura
+    checks the combination itself and creates nothing when it refuses.
     """
-    if flag is not None:
-        return flag
-    for source, value in (
-        ("environment", os.environ.get(variable)),
-        (".env", dotenv.get(variable)),
-    ):
-        if value is not None:
-            if not value.strip():
-                raise AuraError(
-                    f"{variable} is set but blank in the {source}; give it a value or unset it",
-                    exit_code=EXIT_USAGE,
-                )
-            return value
-    return default
-
-
-def _check_api_url(url: str) -> str:
-    """The base URL without a trailing slash; https unless the host is loopback."""
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise AuraError(f"API URL {url!r} is not an http(s) URL", exit_code=EXIT_USAGE)
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
-        raise AuraError(
-            f"API URL {url!r} must use https (plain http only for localhost)",
-            exit_code=EXIT_USAGE,
-        )
-    if parts.path.rstrip("/") or parts.query or parts.fragment:
-        raise AuraError(
-            f"API URL {url!r} must be the base URL without a path, such as {API_URL}",
-            exit_code=EXIT_USAGE,
-        )
-    return f"{parts.scheme}://{parts.netloc}"
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _spec_from(args: argparse.Namespace, dotenv: dict[str, str]) -> dict[str, Any]:
-    """The POST /instances body, less tenant_id, from flags and constants.
-
-    Optional fields are present only when they are wanted: the API's defaults
-    stay the API's business.
-    """
-    spec: dict[str, Any] = {
-        "version": args.neo4j_version or NEO4J_VERSION,
-        "region": args.region or REGION,
-        "memory": args.memory or MEMORY,
-        "name": _setting(args.name, "AURA_INSTANCE_NAME", dotenv, INSTANCE_NAME),
-        "type": args.type or INSTANCE_TYPE,
-        "cloud_provider": args.cloud_provider or CLOUD_PROVIDER,
-    }
-    optional = {
-        "storage": args.storage or STORAGE,
-        "vector_optimized": _flag_or_default(args.vector_optimized, VECTOR_OPTIMIZED),
-        "graph_analytics_plugin": _flag_or_default(
-            args.graph_analytics_plugin, GRAPH_ANALYTICS_PLUGIN
-        ),
-        "source_instance_id": args.source_instance_id,
-        "source_snapshot_id": args.source_snapshot_id,
-        "customer_managed_key_id": args.customer_managed_key_id or CUSTOMER_MANAGED_KEY_ID,
-    }
-    spec.update((key, value) for key, value in optional.items() if value)
+    spec = {**settings.spec, "tenant_id": tenant_id}
+    if spec["type"] == "free-db" or settings.mode == "dry-run":
+        offered = _tenant_configurations(client, token, tenant_id)
+        if spec["type"] == "free-db":
+            _fill_free_spec(spec, offered)
+        problem = _configuration_problem(spec, offered)
+        if problem:
+            raise AuraError(problem, exit_code=EXIT_USAGE)
     return spec
 
 
-def _flag_or_default(flag: bool | None, default: bool) -> bool:
-    # Not argparse's default=: before 3.11, BooleanOptionalAction appends its own
-    # "(default: ...)" to the help text whenever a default is set.
-    return default if flag is None else flag
-
-
-def _check_spec(spec: dict[str, Any]) -> None:
-    """The checks that need no network: each failure is one line, exit 2."""
-    name = spec["name"]
-    problem = None
-    if not name.strip():
-        problem = "the instance name is empty"
-    elif name != name.strip():
-        problem = f"the instance name {name!r} has leading or trailing whitespace"
-    elif len(name) > MAX_NAME_LENGTH:
-        problem = (
-            f"the instance name is {len(name)} characters long; Aura allows at most "
-            f"{MAX_NAME_LENGTH}"
+def _check_name_is_free(
+    client: AuraClient, token: str, spec: dict[str, Any], settings: Settings
+) -> list[dict[str, Any]]:
+    """Stop if the tenant has an instance of this name; return the tenant's instances."""
+    existing = client.list_instances(token, spec["tenant_id"])
+    same_name = [str(i.get("id")) for i in existing if i.get("name") == spec["name"]]
+    if same_name and not settings.allow_duplicate_name:
+        raise AuraError(
+            f"an instance named {spec['name']!r} already exists in this tenant "
+            f"({', '.join(same_name)}); choose another --name, or pass --allow-duplicate-name",
+            exit_code=EXIT_USAGE,
         )
-    elif spec["type"] not in INSTANCE_TYPES:
-        problem = f"instance type {spec['type']!r} is not one of {', '.join(INSTANCE_TYPES)}"
-    elif spec["cloud_provider"] not in CLOUD_PROVIDERS:
-        problem = (
-            f"cloud provider {spec['cloud_provider']!r} is not one of {', '.join(CLOUD_PROVIDERS)}"
+    return existing
+
+
+def _create(
+    client: AuraClient, token: str, spec: dict[str, Any], existing: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The create call, with a rejection explained and an ambiguous failure checked."""
+    try:
+        instance = _create_without_duplicates(client, token, spec, existing)
+    except AuraError as failure:
+        # Not a refused token renewal (EXIT_AUTH): only the create call's own 400.
+        if failure.status == 400 and failure.exit_code != EXIT_AUTH:
+            raise _explain_rejection(client, token, spec, failure) from None
+        raise
+    log.info(
+        "Created %s instance %r (%s) in tenant %s; Aura takes a few minutes to start it.",
+        spec["type"],
+        spec["name"],
+        instance.get("id"),
+        spec["tenant_id"],
+    )
+    return instance
+
+
+def _create_without_duplicates(
+    client: AuraClient, token: str, spec: dict[str, Any], existing: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """create_instance, and after a failure that may have created it, find out.
+
+    A read timeout, a dropped connection or a 5xx after the POST was sent
+    leaves it unknown whether Aura created the instance. Sending the POST
+    again could create a second, billed one; instead, look for an instance
+    with the name that was not there before.
+    """
+    try:
+        return client.create_instance(token, spec)
+    except AuraError as failure:
+        if failure.unsent or (failure.status is not None and failure.status < 500):
+            raise
+        log.warning(
+            "warning: %s; the instance may or may not exist now. Not resending the create "
+            "call (that could create a second instance); checking the tenant's instances.",
+            failure,
         )
-    elif not _SIZE.fullmatch(spec["memory"]):
-        problem = f"memory {spec['memory']!r} is not a size such as 2GB"
-    elif "storage" in spec and not _SIZE.fullmatch(spec["storage"]):
-        problem = f"storage {spec['storage']!r} is not a size such as 4GB"
-    elif "storage" in spec and spec["type"] == "free-db":
-        problem = "free-db instances have no storage setting; leave --storage out"
-    elif spec.get("graph_analytics_plugin") and spec["type"] != "professional-db":
-        problem = "--graph-analytics-plugin is only for professional-db instances"
-    elif spec.get("customer_managed_key_id") and spec["type"] not in (
-        "enterprise-db",
-        "enterprise-ds",
-    ):
-        problem = "a customer managed key is only for enterprise-db and enterprise-ds instances"
-    elif "source_snapshot_id" in spec and "source_instance_id" not in spec:
-        problem = "--source-snapshot-id needs --source-instance-id (the snapshot's instance)"
-    if problem:
-        raise AuraError(problem, exit_code=EXIT_USAGE)
+        known_ids = {str(i.get("id")) for i in existing}
+        try:
+            appeared = [
+                instance
+                for instance in client.list_instances(token, spec["tenant_id"])
+                if instance.get("name") == spec["name"] and instance.get("id") not in known_ids
+            ]
+        except AuraError as check:
+            raise AuraError(
+                f"the create call failed ({failure}) and the check failed too ({check}); "
+                f"look for an instance named {spec['name']!r} in the Aura console before "
+                "running again"
+            ) from None
+        if appeared:
+            raise AuraError(
+                f"instance {', '.join(str(i.get('id')) for i in appeared)} named "
+                f"{spec['name']!r} was created, but its password was lost with the failed "
+                "answer; delete it or reset its password in the Aura console"
+            ) from None
+        raise AuraError(
+            f"the create call failed ({failure}) and no instance named {spec['name']!r} "
+            "appeared: nothing was created, and it is safe to run again"
+        ) from None
 
 
-_SIZE = re.compile(r"[0-9]+(\.[0-9]+)?GB")
+def _explain_rejection(
+    client: AuraClient, token: str, spec: dict[str, Any], rejection: AuraError
+) -> AuraError:
+    """Turn a 400 from the create call into what the tenant offers instead.
+
+    The configurations are fetched only now, after Aura said no: a check
+    before every create would cost each successful run a round trip, and
+    Aura checks the combination itself anyway, creating nothing when it
+    rejects it.
+    """
+    if "tenant-not-found" in rejection.reasons:
+        return _unknown_tenant(client, token, spec["tenant_id"])
+    try:
+        problem = _configuration_problem(spec, client.get_configurations(token, spec["tenant_id"]))
+    except AuraError:
+        problem = None
+    # No problem found means another reason (missing billing details, say): Aura's
+    # own message then. Either way a 400 created nothing, and the fix is the user's.
+    return AuraError(f"{problem or rejection} (nothing was created)", exit_code=EXIT_USAGE)
+
+
+def _tenant_configurations(client: AuraClient, token: str, tenant_id: str) -> list[dict[str, Any]]:
+    """get_configurations, with an unknown tenant id reported as such."""
+    try:
+        return client.get_configurations(token, tenant_id)
+    except AuraError as exc:
+        if exc.status == 404:
+            raise _unknown_tenant(client, token, tenant_id) from None
+        raise
+
+
+def _unknown_tenant(client: AuraClient, token: str, tenant_id: str) -> AuraError:
+    try:
+        tenants: list[dict[str, Any]] | None = client.list_tenants(token)
+    except AuraError:
+        tenants = None
+    return _no_such_tenant(f"no tenant has the id {tenant_id}.", tenants)
+
+
 _CONFIGURATION_KEYS = ("type", "cloud_provider", "region", "version", "memory", "storage")
+
+
+def _fill_free_spec(spec: dict[str, Any], offered: list[dict[str, Any]]) -> None:
+    """free-db comes in one configuration: take it, except for what the user set."""
+    free = [c for c in offered if c.get("type") == "free-db"]
+    if not free:
+        return  # _configuration_problem explains
+    fillable = ("cloud_provider", "region", "memory", "version")
+    given = {key: spec[key] for key in fillable if key in spec}
+    # The free configuration that fits what the user set, if there is one.
+    chosen = next(
+        (c for c in free if all(c.get(key) == value for key, value in given.items())), free[0]
+    )
+    for key in fillable:
+        if key not in given and chosen.get(key):
+            spec[key] = chosen[key]
+    log.info(
+        "free-db: %s %s with %s; what no setting chose comes from the tenant's free configuration.",
+        spec.get("cloud_provider"),
+        spec.get("region"),
+        spec.get("memory"),
+    )
 
 
 def _configuration_problem(spec: dict[str, Any], offered: list[dict[str, Any]]) -> str | None:
@@ -959,73 +1323,57 @@ def _configuration_problem(spec: dict[str, Any], offered: list[dict[str, Any]]) 
     keys = [key for key in _CONFIGURATION_KEYS if key in spec]
     if any(all(c.get(key) == spec[key] for key in keys) for c in offered):
         return None
-    wanted = f"{spec['type']} with {spec['memory']} in {spec['cloud_provider']} {spec['region']}"
+    wanted = (
+        f"{spec['type']} with {spec.get('memory')} in {spec.get('cloud_provider')} "
+        f"{spec.get('region')}"
+    )
     of_type = [c for c in offered if c.get("type") == spec["type"]]
     if not of_type:
         types = sorted({str(c.get("type")) for c in offered})
-        return f"the tenant offers no {spec['type']} instances; it offers: {', '.join(types)}"
+        offers = ", ".join(types) if types else "nothing at all"
+        return f"the tenant offers no {spec['type']} instances; it offers: {offers}"
     here = [
         c
         for c in of_type
-        if (c.get("cloud_provider"), c.get("region")) == (spec["cloud_provider"], spec["region"])
+        if (c.get("cloud_provider"), c.get("region"))
+        == (spec.get("cloud_provider"), spec.get("region"))
     ]
     if not here:
         clouds: dict[str, set[str]] = {}
         for c in of_type:
             clouds.setdefault(str(c.get("cloud_provider")), set()).add(str(c.get("region")))
-        elsewhere = sorted(cloud for cloud, regions in clouds.items() if spec["region"] in regions)
+        elsewhere = sorted(
+            cloud for cloud, regions in clouds.items() if spec.get("region") in regions
+        )
         if elsewhere:
-            hint = f" {spec['region']} is a region of {' and '.join(elsewhere)}."
+            hint = f" {spec.get('region')} is a region of {' and '.join(elsewhere)}."
         else:
             every_region = sorted(set().union(*clouds.values()))
-            near = difflib.get_close_matches(spec["region"], every_region, 1)
+            near = difflib.get_close_matches(str(spec.get("region")), every_region, 1)
             hint = f" Did you mean {near[0]!r}?" if near else ""
         where = "; ".join(f"{cloud}: {', '.join(sorted(r))}" for cloud, r in sorted(clouds.items()))
         return f"{wanted} is not offered.{hint} {spec['type']} is offered in {where}"
     versions = sorted({str(c.get("version")) for c in here})
-    if spec["version"] not in versions:
-        return f"Neo4j version {spec['version']!r} is not offered for {wanted}; offered: " + (
+    if spec.get("version") not in versions:
+        return f"Neo4j version {spec.get('version')!r} is not offered for {wanted}; offered: " + (
             ", ".join(versions)
         )
-    sizes = [c for c in here if c.get("version") == spec["version"]]
+    sizes = [c for c in here if c.get("version") == spec.get("version")]
     memories = sorted({str(c.get("memory")) for c in sizes}, key=_gigabytes)
-    if spec["memory"] not in memories:
+    if spec.get("memory") not in memories:
         return (
-            f"{spec['type']} in {spec['cloud_provider']} {spec['region']} comes with memory "
-            f"{', '.join(memories)}, not {spec['memory']}"
+            f"{spec['type']} in {spec.get('cloud_provider')} {spec.get('region')} comes with "
+            f"memory {', '.join(memories)}, not {spec.get('memory')}"
         )
-    storages = sorted({str(c.get("storage")) for c in sizes if c.get("memory") == spec["memory"]})
+    storages = sorted(
+        {str(c.get("storage")) for c in sizes if c.get("memory") == spec.get("memory")}
+    )
     return f"with {spec['memory']} memory, storage is {', '.join(storages)}, not {spec['storage']}"
 
 
 def _gigabytes(size: Any) -> float:
     match = _SIZE.fullmatch(str(size))
     return float(match.group(0)[:-2]) if match else float("inf")
-
-
-def _configurations_table(offered: list[dict[str, Any]]) -> str:
-    """The tenant's configurations, in the order given, as an aligned text table."""
-    header = ("TYPE", "CLOUD", "REGION", "REGION NAME", "MEMORY", "STORAGE", "VERSION")
-    rows = [header] + [
-        tuple(
-            str(c.get(key, ""))
-            for key in (
-                "type",
-                "cloud_provider",
-                "region",
-                "region_name",
-                "memory",
-                "storage",
-                "version",
-            )
-        )
-        for c in offered
-    ]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    return "".join(
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() + "\n"
-        for row in rows
-    )
 
 
 def _sorted_configurations(offered: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -1042,49 +1390,162 @@ def _sorted_configurations(offered: list[dict[str, Any]]) -> list[dict[str, Any]
     )
 
 
-def _fill_free_spec(
-    spec: dict[str, Any], args: argparse.Namespace, offered: list[dict[str, Any]]
-) -> None:
-    """free-db comes in one configuration: take it, except for what flags set."""
-    free = [c for c in offered if c.get("type") == "free-db"]
-    if not free:
-        return  # _configuration_problem explains
-    flags = {
-        "cloud_provider": args.cloud_provider,
-        "region": args.region,
-        "memory": args.memory,
-        "version": args.neo4j_version,
-    }
-    given = {key: value for key, value in flags.items() if value is not None}
-    # The free configuration that fits the flags given, if there is one.
-    chosen = next(
-        (c for c in free if all(c.get(key) == value for key, value in given.items())), free[0]
-    )
-    for key in flags:
-        if key not in given and chosen.get(key):
-            spec[key] = chosen[key]
-    log.info(
-        "free-db: %s %s with %s; what no flag set comes from the tenant's free configuration.",
-        spec["cloud_provider"],
-        spec["region"],
-        spec["memory"],
+def _configurations_table(offered: list[dict[str, Any]]) -> str:
+    """The tenant's configurations, in the order given, as an aligned text table."""
+    columns = ("type", "cloud_provider", "region", "region_name", "memory", "storage", "version")
+    header = ("TYPE", "CLOUD", "REGION", "REGION NAME", "MEMORY", "STORAGE", "VERSION")
+    rows = [header] + [tuple(str(c.get(key, "")) for key in columns) for c in offered]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    return "".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() + "\n"
+        for row in rows
     )
 
 
-def _check_credentials_path(path: str | None) -> None:
-    """Refuse, before anything is created, a credentials file that cannot be written."""
-    directory = os.path.dirname(path or "") or "."
-    if path and os.path.lexists(path):
-        raise AuraError(
-            f"credentials file {path} already exists; it is never overwritten",
-            exit_code=EXIT_USAGE,
+# ---------------------------------------------------------------------------
+# Delivery: everything the user receives leaves through Output
+# ---------------------------------------------------------------------------
+
+
+class Output:
+    """Everything the run hands to the user: the credentials, results, stdout.
+
+    The new credentials leave in one order, the safest first: the credentials
+    file, GITHUB_OUTPUT, the GitHub mask lines, then stdout (text at once;
+    JSON when the run ends, however it ends, so that the one-time password
+    reaches stdout even when the wait fails or the run is interrupted).
+    Messages for people go to stderr through the `log` logger.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.result: dict[str, Any] = {}  # the create answer, plus what the run learnt
+        self.exit_code = EXIT_OK
+
+    def show_configurations(self, offered: list[dict[str, Any]]) -> None:
+        offered = _sorted_configurations(offered)
+        if self.settings.output == "json":
+            self._show(json.dumps(offered, indent=2) + "\n")
+        else:
+            self._show(_configurations_table(offered))
+
+    def show_body(self, spec: dict[str, Any]) -> None:
+        log.info("Dry run: every check passed; this is the body that would be sent.")
+        self._show(json.dumps(spec, indent=2) + "\n")
+
+    @contextlib.contextmanager
+    def delivering(self) -> Iterator[None]:
+        """The block in which the credentials are delivered: JSON goes out as it ends."""
+        try:
+            yield
+        finally:
+            if self.result and self.settings.output == "json":
+                self._stdout(json.dumps(self.result) + "\n")
+
+    def deliver(self, instance: dict[str, Any]) -> None:
+        """Save and show a new instance's credentials (file, CI, masks, then text)."""
+        settings = self.settings
+        self.result = dict(instance)
+        password = str(instance.get("password") or "")
+        if settings.save_credentials:
+            self._save_file(instance)
+        else:
+            log.info("No credentials file (--no-credentials-file): stdout is the only copy.")
+        if settings.github_output:
+            self._write_github_outputs(settings.github_output)
+        mask = f"::add-mask::{password}\n" if settings.github_actions and password else ""
+        if mask:
+            # The runner reads workflow commands from stderr as well as stdout, and
+            # stderr is the stream a calling script does not capture.
+            _write_stderr(mask)
+        if settings.output == "text":
+            # A missing value prints as nothing, never as "None", which reads like a password.
+            lines = [
+                f"Instance ID {instance.get('id')}",
+                f"Username {instance.get('username') or ''}",
+            ]
+            if settings.quiet and "credentials_file" in self.result:
+                lines.append(f"Credentials file {self.result['credentials_file']}")
+            else:
+                if mask:  # also on stdout, so that anything replaying stdout masks it
+                    lines.append(mask.rstrip("\n"))
+                lines.append(f"Password {password}")
+            lines.append(f"Connection URI {instance.get('connection_url') or ''}")
+            self._stdout("".join(f"{line.rstrip()}\n" for line in lines))
+        missing = [key for key in ("password", "connection_url") if not instance.get(key)]
+        if missing:
+            log.error(
+                "error: instance %s was created, but the API's answer had no %s; find it in "
+                "the Aura console (a lost password can be reset there)",
+                instance.get("id"),
+                " and no ".join(missing),
+            )
+            self.exit_code = EXIT_FAILED
+
+    def _save_file(self, instance: dict[str, Any]) -> None:
+        path = self.settings.credentials_file or _default_credentials_path(instance)
+        try:
+            _save_credentials(instance, path)
+        except OSError as exc:
+            log.warning(
+                "warning: could not save the credentials to %s (%s); stdout has the only "
+                "copy of the password: keep it now",
+                path,
+                exc.strerror or exc,
+            )
+            self.exit_code = EXIT_FAILED
+            return
+        self.result["credentials_file"] = path
+        log.info("Credentials saved to %s (readable only by you).", path)
+
+    def _write_github_outputs(self, path: str) -> None:
+        """Append the step outputs in GitHub's format; multi-line values as heredocs."""
+        outputs = {
+            "instance_id": self.result.get("id"),
+            "instance_name": self.result.get("name"),
+            "connection_uri": self.result.get("connection_url"),
+            "username": self.result.get("username"),
+            "password": self.result.get("password"),
+            "credentials_file": self.result.get("credentials_file"),
+        }
+        text = ""
+        for name, value in outputs.items():
+            value = "" if value is None else str(value)
+            if "\n" in value or "\r" in value:
+                delimiter = f"ghadelimiter_{os.urandom(16).hex()}"
+                text += f"{name}<<{delimiter}\n{value}\n{delimiter}\n"
+            else:
+                text += f"{name}={value}\n"
+        try:
+            with open(path, "a", encoding="utf-8") as file:
+                file.write(text)
+        except OSError as exc:
+            log.warning(
+                "warning: could not write the step outputs to GITHUB_OUTPUT (%s)",
+                exc.strerror or exc,
+            )
+            self.exit_code = EXIT_FAILED
+
+    def _show(self, text: str) -> None:
+        """Write a result that is the whole point of the run; a closed stdout is an error."""
+        if not _write_stdout(text):
+            raise AuraError("stdout was closed before the result could be written")
+
+    def _stdout(self, text: str) -> None:
+        """Write credentials to stdout; if it is closed, say where they are instead."""
+        if _write_stdout(text):
+            return
+        if "credentials_file" in self.result:
+            log.warning(
+                "warning: stdout was closed; the credentials are in %s",
+                self.result["credentials_file"],
+            )
+            return
+        log.error(
+            "error: stdout was closed and no credentials file was written: the password "
+            "is lost; reset it in the Aura console"
         )
-    if not os.path.isdir(directory) or not os.access(directory, os.W_OK):
-        raise AuraError(
-            f"cannot write the credentials file in {directory}; choose another place with "
-            "--credentials-file PATH, or --no-credentials-file",
-            exit_code=EXIT_USAGE,
-        )
+        self.exit_code = EXIT_FAILED
 
 
 def _default_credentials_path(instance: dict[str, Any]) -> str:
@@ -1134,12 +1595,6 @@ def _write_stdout(text: str) -> bool:
         return False
 
 
-def _show(text: str) -> None:
-    """Write a result that is the whole point of the run; a closed stdout is an error."""
-    if not _write_stdout(text):
-        raise AuraError("stdout was closed before the result could be written")
-
-
 def _write_stderr(text: str) -> None:
     """Write to stderr if it is there: a closed stderr must not stop the password."""
     with contextlib.suppress(AttributeError, OSError, ValueError):  # None when closed (`2>&-`)
@@ -1147,179 +1602,192 @@ def _write_stderr(text: str) -> None:
         sys.stderr.flush()
 
 
-def _save_and_show(
-    instance: dict[str, Any], args: argparse.Namespace
-) -> tuple[dict[str, Any], int]:
-    """Save the credentials, hand them to CI, then (in text mode) print them.
+# ---------------------------------------------------------------------------
+# Waiting until the new instance is ready
+# ---------------------------------------------------------------------------
 
-    Returns the result for JSON output and the exit code so far. The file
-    comes first: whatever happens to stdout afterwards (a closed pipe,
-    Ctrl-C), the one-time password is already on disk.
-    """
-    result = dict(instance)
-    exit_code = EXIT_OK
-    password = str(instance.get("password") or "")
-    on_github = os.environ.get("GITHUB_ACTIONS") == "true"
-    if on_github and password:
-        # The runner reads workflow commands from stderr as well as stdout, and
-        # stderr is the stream a calling script does not capture.
-        _write_stderr(f"::add-mask::{password}\n")
-    if args.no_credentials_file:
-        log.info("No credentials file (--no-credentials-file): stdout is the only copy.")
+
+def _wait(
+    client: AuraClient,
+    token: str,
+    instance: dict[str, Any],
+    settings: Settings,
+    result: dict[str, Any],
+    created_at: float,
+) -> None:
+    """--wait: until running, then (--wait-for query) until the database answers."""
+    _wait_until_running(client, token, str(instance["id"]), settings.wait_timeout, result)
+    result["running_after_s"] = round(time.monotonic() - created_at, 1)
+    if settings.wait_for == "running":
+        log.info(
+            "Instance %s is running. Aura advises waiting about 60 s before the first connection.",
+            instance["id"],
+        )
     else:
-        path = args.credentials_file or _default_credentials_path(instance)
-        try:
-            _save_credentials(instance, path)
-            result["credentials_file"] = path
-            log.info("Credentials saved to %s (readable only by you).", path)
-        except OSError as exc:
-            log.warning(
-                "warning: could not save the credentials to %s (%s); stdout has the only "
-                "copy of the password: keep it now",
-                path,
-                exc.strerror or exc,
-            )
-            exit_code = EXIT_FAILED
-    if os.environ.get("GITHUB_OUTPUT"):
-        exit_code = max(exit_code, _write_github_outputs(os.environ["GITHUB_OUTPUT"], result))
+        _wait_until_queryable(instance, settings.query_timeout, result, created_at)
 
-    if args.output == "text":
-        # A missing value prints as nothing, never as "None", which reads like a password.
-        lines = [f"Instance ID {instance.get('id')}", f"Username {instance.get('username') or ''}"]
-        if not (args.quiet and "credentials_file" in result):
-            if on_github and password:
-                # Also on stdout, so that anything replaying stdout into the log masks it.
-                lines.append(f"::add-mask::{password}")
-            lines.append(f"Password {password}")
-        lines.append(f"Connection URI {instance.get('connection_url') or ''}")
-        if not _write_stdout("".join(f"{line.rstrip()}\n" for line in lines)):
-            exit_code = max(exit_code, _stdout_closed(result))
-    missing = [key for key in ("password", "connection_url") if not instance.get(key)]
-    if missing:
-        log.error(
-            "error: instance %s was created, but the API's answer had no %s; find it in "
-            "the Aura console (a lost password can be reset there)",
-            instance.get("id"),
-            " and no ".join(missing),
+
+class _Progress:
+    """Status on stderr: one line rewritten in place on a terminal, else a line per change."""
+
+    def __init__(self) -> None:
+        self.on_terminal = (
+            sys.stderr is not None and sys.stderr.isatty() and log.isEnabledFor(logging.INFO)
         )
-        exit_code = EXIT_FAILED
-    return result, exit_code
+        self.last: str | None = None
+
+    def show(self, status: str, elapsed: float) -> None:
+        note = "" if status in KNOWN_STATUSES else " (a status this script does not know)"
+        if self.on_terminal:
+            _write_stderr(f"\r\x1b[KInstance status: {status}{note}, {elapsed:.0f} s")
+        elif status != self.last:
+            log.info("Instance status: %s%s, after %.0f s", status, note, elapsed)
+        self.last = status
+
+    def close(self) -> None:
+        if self.on_terminal and self.last is not None:
+            _write_stderr("\n")
 
 
-def _write_github_outputs(path: str, result: dict[str, Any]) -> int:
-    """Append the step outputs in GitHub's format; multi-line values as heredocs."""
-    outputs = {
-        "instance_id": result.get("id"),
-        "instance_name": result.get("name"),
-        "connection_uri": result.get("connection_url"),
-        "username": result.get("username"),
-        "password": result.get("password"),
-        "credentials_file": result.get("credentials_file"),
-    }
-    text = ""
-    for name, value in outputs.items():
-        value = "" if value is None else str(value)
-        if "\n" in value or "\r" in value:
-            delimiter = f"ghadelimiter_{os.urandom(16).hex()}"
-            text += f"{name}<<{delimiter}\n{value}\n{delimiter}\n"
-        else:
-            text += f"{name}={value}\n"
-    try:
-        with open(path, "a", encoding="utf-8") as file:
-            file.write(text)
-    except OSError as exc:
-        log.warning(
-            "warning: could not write the step outputs to GITHUB_OUTPUT (%s)", exc.strerror or exc
-        )
-        return EXIT_FAILED
-    return EXIT_OK
+def _wait_until_running(
+    client: AuraClient, token: str, instance_id: str, timeout: float, result: dict[str, Any]
+) -> None:
+    """Poll the instance until it runs; keep result["status"] current.
 
-
-def _stdout_closed(result: dict[str, Any]) -> int:
-    if "credentials_file" in result:
-        log.warning(
-            "warning: stdout was closed; the credentials are in %s", result["credentials_file"]
-        )
-        return EXIT_OK
-    log.error(
-        "error: stdout was closed and no credentials file was written: the password "
-        "is lost; reset it in the Aura console"
-    )
-    return EXIT_FAILED
-
-
-def _create_without_duplicates(
-    token: str, spec: dict[str, Any], known_ids: set[str]
-) -> dict[str, Any]:
-    """create_instance, and after a failure that may have created it, find out.
-
-    A read timeout, a dropped connection or a 5xx after the POST was sent
-    leaves it unknown whether Aura created the instance. Sending the POST
-    again could create a second, billed one; instead, look for an instance
-    with the name that was not there before.
+    One poll every WAIT_INTERVAL seconds notices the change within that time
+    while staying far below the API's rate limit. Transient failures do not
+    end the wait (the instance is being created regardless); a status that
+    cannot lead to running, or a 404, does, with exit code 4.
     """
+    started = time.monotonic()
+    deadline = started + timeout
+    progress = _Progress()
     try:
-        return create_instance(token, spec)
-    except AuraError as failure:
-        if failure.unsent or (failure.status is not None and failure.status < 500):
-            raise
-        log.warning(
-            "warning: %s; the instance may or may not exist now. Not resending the create "
-            "call (that could create a second instance); checking the tenant's instances.",
-            failure,
-        )
-        try:
-            appeared = [
-                instance
-                for instance in list_instances(token, spec["tenant_id"])
-                if instance.get("name") == spec["name"] and instance.get("id") not in known_ids
-            ]
-        except AuraError as check:
-            raise AuraError(
-                f"the create call failed ({failure}) and the check failed too ({check}); "
-                f"look for an instance named {spec['name']!r} in the Aura console before "
-                "running again"
-            ) from None
-        if appeared:
-            raise AuraError(
-                f"instance {', '.join(str(i.get('id')) for i in appeared)} named "
-                f"{spec['name']!r} was created, but its password was lost with the failed "
-                "answer; delete it or reset its password in the Aura console"
-            ) from None
-        raise AuraError(
-            f"the create call failed ({failure}) and no instance named {spec['name']!r} "
-            "appeared: nothing was created, and it is safe to run again"
-        ) from None
+        while True:
+            poll_at = time.monotonic()
+            try:
+                result["status"] = str(client.get_instance(token, instance_id).get("status"))
+            except AuraError as exc:
+                if exc.status == 404:
+                    raise AuraError(
+                        f"instance {instance_id} is gone (HTTP 404) while waiting for it",
+                        exit_code=EXIT_NOT_READY,
+                    ) from None
+                if exc.exit_code == EXIT_AUTH:
+                    raise
+                log.warning("warning: %s; still waiting", exc)
+            else:
+                progress.show(result["status"], poll_at - started)
+                if result["status"] == "running":
+                    return
+                if result["status"] in HOPELESS_STATUSES:
+                    raise AuraError(
+                        f"instance {instance_id} is {result['status']!r}, so it will not "
+                        "become running",
+                        exit_code=EXIT_NOT_READY,
+                    )
+            next_poll = poll_at + WAIT_INTERVAL
+            if next_poll > deadline:
+                # No early last poll: that would break the spacing of the polls.
+                time.sleep(max(0.0, deadline - time.monotonic()))
+                raise AuraError(
+                    f"instance {instance_id} is still {result.get('status', 'unknown')!r} "
+                    f"after {timeout:g} s of waiting; it may still become ready (see the "
+                    "Aura console)",
+                    exit_code=EXIT_NOT_READY,
+                )
+            time.sleep(max(0.0, next_poll - time.monotonic()))
+    except KeyboardInterrupt:
+        log.warning("Stopped waiting; instance %s keeps starting.", instance_id)
+        raise
+    finally:
+        progress.close()
 
 
-def _explain_rejection(token: str, spec: dict[str, Any], rejection: AuraError) -> AuraError:
-    """Turn a 400 from the create call into what the tenant offers instead.
+def _query_api_url(connection_url: str) -> str | None:
+    """The new database's Query API endpoint, on the host of its connection URL.
 
-    The configurations are fetched only now, after Aura said no: a check
-    before every create would cost each successful run a round trip, and
-    Aura checks the combination itself anyway, creating nothing when it
-    rejects it.
+    Aura serves it over HTTPS on port 443 of that host. Plain http (and the
+    URL's port) only for a loopback host, which is what the tests use.
     """
-    if "tenant-not-found" in rejection.reasons:
-        return _unknown_tenant(token, spec["tenant_id"])
-    try:
-        problem = _configuration_problem(spec, get_configurations(token, spec["tenant_id"]))
-    except AuraError:
-        problem = None
-    # No problem found means another reason (missing billing details, say): Aura's
-    # own message then. Either way a 400 created nothing, and the fix is the user's.
-    return AuraError(f"{problem or rejection} (nothing was created)", exit_code=EXIT_USAGE)
+    parts = urlsplit(connection_url)
+    host = parts.hostname
+    if not host:
+        return None
+    if _is_loopback(host):
+        return f"http://{parts.netloc}/db/neo4j/query/v2"
+    return f"https://{f'[{host}]' if ':' in host else host}/db/neo4j/query/v2"
 
 
-def _unknown_tenant(token: str, tenant_id: str) -> AuraError:
-    try:
-        tenants = _data_list(call_endpoint("/tenants", "GET", token), "GET /v1/tenants")
-        listing = _tenant_listing(tenants)
-    except AuraError:
-        listing = "(the list could not be fetched)"
-    return AuraError(
-        f"no tenant has the id {tenant_id}; the account has: {listing}", exit_code=EXIT_USAGE
-    )
+def _wait_until_queryable(
+    instance: dict[str, Any],
+    timeout: float,
+    result: dict[str, Any],
+    created_at: float,
+) -> None:
+    """Probe the running instance with RETURN 1 until it answers, or give up.
+
+    "Running" in the API comes before the database takes connections; this
+    ends the wait when an application could connect. The credentials go only
+    to the host of the instance's own connection URL, never through a
+    redirect. The probe talks to the database, not the Aura API, so its pace
+    is not bound by the API's rate limit. Giving up is not a failure: a proxy
+    or an IP filter can keep this machine from the database while the
+    instance is fine.
+    """
+    url = _query_api_url(str(instance.get("connection_url") or ""))
+    result["queryable_after_s"] = None
+    if url is None:
+        log.warning("warning: no connection URL to probe; the instance is running")
+        return
+    deadline = time.monotonic() + timeout
+    last_problem = "no answer yet"
+    with requests.Session() as session:
+        session.headers["User-Agent"] = USER_AGENT
+        while True:
+            attempt_at = time.monotonic()
+            try:
+                response = session.post(
+                    url,
+                    json={"statement": "RETURN 1"},
+                    auth=(str(instance.get("username")), str(instance.get("password"))),
+                    headers={"Accept": "application/json"},
+                    timeout=(
+                        QUERY_CONNECT_TIMEOUT,
+                        max(0.1, min(QUERY_READ_TIMEOUT, deadline - attempt_at)),
+                    ),
+                    allow_redirects=False,
+                )
+                if 200 <= response.status_code < 300:  # not .ok: a 3xx is no answer
+                    result["queryable_after_s"] = round(time.monotonic() - created_at, 1)
+                    log.info(
+                        "Instance %s answered a query %.1f s after the create call (it "
+                        "reported running after %.1f s): ready to use.",
+                        instance.get("id"),
+                        result["queryable_after_s"],
+                        result["running_after_s"],
+                    )
+                    return
+                last_problem = f"HTTP {response.status_code}"
+            except requests.RequestException as exc:
+                last_problem = _network_problem(exc)[0]
+            now = time.monotonic()
+            if now >= deadline:
+                log.warning(
+                    "warning: instance %s is running but did not answer a query from here "
+                    "within %g s (last: %s); a proxy or an IP filter may be in the way",
+                    instance.get("id"),
+                    timeout,
+                    last_problem,
+                )
+                return
+            # The last probe goes out at the deadline: this server has no rate limit.
+            time.sleep(max(0.0, min(attempt_at + QUERY_PROBE_INTERVAL, deadline) - now))
+
+
+# ---------------------------------------------------------------------------
+# Signals and main()
+# ---------------------------------------------------------------------------
 
 
 @contextlib.contextmanager
@@ -1379,285 +1847,6 @@ def _stop(signum: int, frame: Any) -> None:
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
-class _Progress:
-    """Status on stderr: one line rewritten in place on a terminal, else a line per change."""
-
-    def __init__(self) -> None:
-        self.on_terminal = (
-            sys.stderr is not None and sys.stderr.isatty() and log.isEnabledFor(logging.INFO)
-        )
-        self.last: str | None = None
-
-    def show(self, status: str, elapsed: float) -> None:
-        note = "" if status in KNOWN_STATUSES else " (a status this script does not know)"
-        if self.on_terminal:
-            _write_stderr(f"\r\x1b[KInstance status: {status}{note}, {elapsed:.0f} s")
-        elif status != self.last:
-            log.info("Instance status: %s%s, after %.0f s", status, note, elapsed)
-        self.last = status
-
-    def close(self) -> None:
-        if self.on_terminal and self.last is not None:
-            _write_stderr("\n")
-
-
-def _wait_until_running(
-    token: str, instance_id: str, timeout: float, result: dict[str, Any]
-) -> None:
-    """Poll the instance until it runs; keep result["status"] current.
-
-    One poll every WAIT_INTERVAL seconds notices the change within that time
-    while staying far below the API's rate limit. Transient failures do not
-    end the wait (the instance is being created regardless); a status that
-    cannot lead to running, or a 404, does, with exit code 4.
-    """
-    started = time.monotonic()
-    deadline = started + timeout
-    progress = _Progress()
-    try:
-        while True:
-            poll_at = time.monotonic()
-            try:
-                result["status"] = str(get_instance(token, instance_id).get("status"))
-            except AuraError as exc:
-                if exc.status == 404:
-                    raise AuraError(
-                        f"instance {instance_id} is gone (HTTP 404) while waiting for it",
-                        exit_code=EXIT_NOT_READY,
-                    ) from None
-                if exc.exit_code == EXIT_AUTH:
-                    raise
-                log.warning("warning: %s; still waiting", exc)
-            else:
-                progress.show(result["status"], poll_at - started)
-                if result["status"] == "running":
-                    return
-                if result["status"] in HOPELESS_STATUSES:
-                    raise AuraError(
-                        f"instance {instance_id} is {result['status']!r}, so it will not "
-                        "become running",
-                        exit_code=EXIT_NOT_READY,
-                    )
-            next_poll = poll_at + WAIT_INTERVAL
-            if next_poll > deadline:
-                # No early last poll: that would break the spacing of the polls.
-                time.sleep(max(0.0, deadline - time.monotonic()))
-                raise AuraError(
-                    f"instance {instance_id} is still {result.get('status', 'unknown')!r} "
-                    f"after {timeout:g} s of waiting; it may still become ready (see the "
-                    "Aura console)",
-                    exit_code=EXIT_NOT_READY,
-                )
-            time.sleep(max(0.0, next_poll - time.monotonic()))
-    except KeyboardInterrupt:
-        log.warning("Stopped waiting; instance %s keeps starting.", instance_id)
-        raise
-    finally:
-        progress.close()
-
-
-def _query_api_url(connection_url: str) -> str | None:
-    """The new database's Query API endpoint, on the host of its connection URL.
-
-    Aura serves it over HTTPS on port 443 of that host. Plain http (and the
-    URL's port) only for a loopback host, which is what the tests use.
-    """
-    parts = urlsplit(connection_url)
-    host = parts.hostname
-    if not host:
-        return None
-    if _is_loopback(host):
-        return f"http://{parts.netloc}/db/neo4j/query/v2"
-    return f"https://{f'[{host}]' if ':' in host else host}/db/neo4j/query/v2"
-
-
-def _wait_until_queryable(
-    instance: dict[str, Any], timeout: float, result: dict[str, Any], created_at: float
-) -> None:
-    """Probe the running instance with RETURN 1 until it answers, or give up.
-
-    "Running" in the API comes before the database takes connections; this
-    ends the wait when an application could connect. The credentials go only
-    to the host of the instance's own connection URL, never through a
-    redirect. The probe talks to the database, not the Aura API, so its pace
-    is not bound by the API's rate limit. Giving up is not a failure: a proxy
-    or an IP filter can keep this machine from the database while the
-    instance is fine.
-    """
-    url = _query_api_url(str(instance.get("connection_url") or ""))
-    result["queryable_after_s"] = None
-    if url is None:
-        log.warning("warning: no connection URL to probe; the instance is running")
-        return
-    deadline = time.monotonic() + timeout
-    last_problem = "no answer yet"
-    with requests.Session() as session:
-        session.headers["User-Agent"] = _api.session.headers["User-Agent"]
-        while True:
-            attempt_at = time.monotonic()
-            try:
-                response = session.post(
-                    url,
-                    json={"statement": "RETURN 1"},
-                    auth=(str(instance.get("username")), str(instance.get("password"))),
-                    headers={"Accept": "application/json"},
-                    timeout=(
-                        QUERY_CONNECT_TIMEOUT,
-                        max(0.1, min(QUERY_READ_TIMEOUT, deadline - attempt_at)),
-                    ),
-                    allow_redirects=False,
-                )
-                if 200 <= response.status_code < 300:  # not .ok: a 3xx is no answer
-                    result["queryable_after_s"] = round(time.monotonic() - created_at, 1)
-                    log.info(
-                        "Instance %s answered a query %.1f s after the create call (it "
-                        "reported running after %.1f s): ready to use.",
-                        instance.get("id"),
-                        result["queryable_after_s"],
-                        result["running_after_s"],
-                    )
-                    return
-                last_problem = f"HTTP {response.status_code}"
-            except requests.RequestException as exc:
-                last_problem = _network_problem(exc)[0]
-            now = time.monotonic()
-            if now >= deadline:
-                log.warning(
-                    "warning: instance %s is running but did not answer a query from here "
-                    "within %g s (last: %s); a proxy or an IP filter may be in the way",
-                    instance.get("id"),
-                    timeout,
-                    last_problem,
-                )
-                return
-            # The last probe goes out at the deadline: this server has no rate limit.
-            time.sleep(max(0.0, min(attempt_at + QUERY_PROBE_INTERVAL, deadline) - now))
-
-
-def _run(args: argparse.Namespace) -> int:
-    # A blank flag is refused, not read as "use the default": in a pipeline,
-    # --region "$REGION" with REGION unset would create in the wrong region.
-    for option, value in vars(args).items():
-        if isinstance(value, str) and not value.strip():
-            raise AuraError(
-                f"--{option.replace('_', '-')} is blank; give it a value or leave it out",
-                exit_code=EXIT_USAGE,
-            )
-    if (args.wait or args.wait_for) and (args.dry_run or args.list_configurations):
-        raise AuraError(
-            "--wait has nothing to wait for with --dry-run or --list-configurations",
-            exit_code=EXIT_USAGE,
-        )
-    dotenv = read_dotenv()
-    client_id = _setting(None, "AURA_CLIENT_ID", dotenv, "").strip()
-    client_secret = _setting(None, "AURA_CLIENT_SECRET", dotenv, "").strip()
-    missing = [
-        variable
-        for variable, value in (
-            ("AURA_CLIENT_ID", client_id),
-            ("AURA_CLIENT_SECRET", client_secret),
-        )
-        if not value
-    ]
-    if missing:
-        raise AuraError(
-            f"{' and '.join(missing)} not set: create API credentials in the Aura console, "
-            "then export them or put them in .env",
-            exit_code=EXIT_USAGE,
-        )
-    _api.base_url = _check_api_url(_setting(args.api_url, "AURA_API_URL", dotenv, API_URL))
-    _api.read_timeout = args.timeout
-    tenant = _setting(args.tenant, "AURA_TENANT", dotenv, TENANT).strip()
-    spec = _spec_from(args, dotenv)
-    if not args.list_configurations:  # listing uses none of the spec
-        _check_spec(spec)
-    # A dry run checks the file too: it is to find whatever would stop the real run.
-    if not (args.list_configurations or args.no_credentials_file):
-        _check_credentials_path(args.credentials_file)
-
-    token = get_oauth_token(client_id, client_secret)
-    tenant_id = get_tenant_id(tenant, token)
-    if args.list_configurations:
-        offered = _sorted_configurations(_tenant_configurations(token, tenant_id))
-        text = (
-            json.dumps(offered, indent=2) + "\n"
-            if args.output == "json"
-            else _configurations_table(offered)
-        )
-        _show(text)
-        return EXIT_OK
-    spec["tenant_id"] = tenant_id
-    if spec["type"] == "free-db" or args.dry_run:
-        offered = _tenant_configurations(token, tenant_id)
-        if spec["type"] == "free-db":
-            _fill_free_spec(spec, args, offered)
-        problem = _configuration_problem(spec, offered)
-        if problem:
-            raise AuraError(problem, exit_code=EXIT_USAGE)
-
-    existing = list_instances(token, tenant_id)
-    same_name = [str(i.get("id")) for i in existing if i.get("name") == spec["name"]]
-    if same_name and not args.allow_duplicate_name:
-        raise AuraError(
-            f"an instance named {spec['name']!r} already exists in this tenant "
-            f"({', '.join(same_name)}); choose another --name, or pass --allow-duplicate-name",
-            exit_code=EXIT_USAGE,
-        )
-    if args.dry_run:
-        log.info("Dry run: every check passed; this is the body that would be sent.")
-        _show(json.dumps(spec, indent=2) + "\n")
-        return EXIT_OK
-
-    log.info(
-        "Creating %s instance %r in tenant %s; Aura takes a few minutes to start it.",
-        spec["type"],
-        spec["name"],
-        tenant_id,
-    )
-    created_at = time.monotonic()
-    result: dict[str, Any] | None = None
-    exit_code = EXIT_OK
-    try:
-        with _interrupts_deferred("the create call is under way and its password comes only once"):
-            try:
-                known = {str(i.get("id")) for i in existing}
-                instance = _create_without_duplicates(token, spec, known)
-            except AuraError as failure:
-                # Not a refused token renewal (EXIT_AUTH): only the create call's own 400.
-                if failure.status == 400 and failure.exit_code != EXIT_AUTH:
-                    raise _explain_rejection(token, spec, failure) from None
-                raise
-            result, exit_code = _save_and_show(instance, args)
-        wait_for = args.wait_for or ("query" if args.wait else None)
-        if wait_for:
-            _wait_until_running(token, str(instance["id"]), args.wait_timeout, result)
-            result["running_after_s"] = round(time.monotonic() - created_at, 1)
-        if wait_for == "running":
-            log.info(
-                "Instance %s is running. Aura advises waiting about 60 s before the "
-                "first connection.",
-                instance["id"],
-            )
-        elif wait_for == "query":
-            _wait_until_queryable(instance, args.query_timeout, result, created_at)
-    finally:
-        # Also on the way out of a failed wait or an interruption: the password is in it.
-        json_due = result is not None and args.output == "json"
-        if json_due and not _write_stdout(json.dumps(result) + "\n"):
-            exit_code = max(exit_code, _stdout_closed(result))
-    return exit_code
-
-
-def _tenant_configurations(token: str, tenant_id: str) -> list[dict[str, Any]]:
-    """get_configurations, with an unknown tenant id reported as such."""
-    try:
-        return get_configurations(token, tenant_id)
-    except AuraError as exc:
-        if exc.status == 404:
-            raise _unknown_tenant(token, tenant_id) from None
-        raise
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     args = build_parser().parse_args(argv)
@@ -1669,7 +1858,8 @@ def main(argv: list[str] | None = None) -> int:
     # credentials are still saved and printed.
     previous_sigterm = signal.signal(signal.SIGTERM, _stop)
     try:
-        return _run(args)
+        settings = resolve_settings(args, os.environ)
+        return _run(settings, Output(settings))
     except AuraError as exc:
         log.error("error: %s", exc)
         return exc.exit_code

@@ -17,14 +17,30 @@ BASE = "http://127.0.0.1:9"
 
 
 @pytest.fixture(autouse=True)
-def api(monkeypatch):
-    monkeypatch.setattr(ci, "_api", ci._Api())
-    ci._api.base_url = BASE
+def api():
     with responses.RequestsMock() as mocked:
         yield mocked
 
 
-def test_get_oauth_token_posts_client_credentials_with_basic_auth(api):
+@pytest.fixture
+def client():
+    return ci.AuraClient(BASE)
+
+
+def test_module_functions_need_no_set_up_and_use_the_default_api_url(api):
+    api.post(f"{ci.API_URL}/oauth/token", json={"access_token": "tok"})
+    api.get(f"{ci.API_URL}/v1/tenants", json={"data": [{"id": "t-1", "name": "Only"}]})
+
+    token = ci.get_oauth_token("id", "secret")
+
+    assert ci.get_tenant_id("", token) == "t-1"
+    assert [call.request.url for call in api.calls] == [
+        f"{ci.API_URL}/oauth/token",
+        f"{ci.API_URL}/v1/tenants",
+    ]
+
+
+def test_get_oauth_token_posts_client_credentials_with_basic_auth(api, client):
     api.post(
         f"{BASE}/oauth/token",
         json={"access_token": "tok", "expires_in": 3600, "token_type": "bearer"},
@@ -34,10 +50,10 @@ def test_get_oauth_token_posts_client_credentials_with_basic_auth(api):
         ],
     )
 
-    assert ci.get_oauth_token("id", "secret") == "tok"
+    assert client.get_oauth_token("id", "secret") == "tok"
 
 
-def test_get_oauth_token_refused_is_an_auth_error_without_the_secret(api):
+def test_get_oauth_token_refused_is_an_auth_error_without_the_secret(api, client):
     api.post(
         f"{BASE}/oauth/token",
         status=401,
@@ -45,7 +61,7 @@ def test_get_oauth_token_refused_is_an_auth_error_without_the_secret(api):
     )
 
     with pytest.raises(ci.AuraError) as raised:
-        ci.get_oauth_token("id", "s3cret")
+        client.get_oauth_token("id", "s3cret")
 
     assert raised.value.exit_code == ci.EXIT_AUTH
     assert raised.value.status == 401
@@ -54,11 +70,11 @@ def test_get_oauth_token_refused_is_an_auth_error_without_the_secret(api):
     assert "s3cret" not in str(raised.value)
 
 
-def test_token_refusal_other_than_401_does_not_blame_the_credentials(api):
+def test_token_refusal_other_than_401_does_not_blame_the_credentials(api, client):
     api.post(f"{BASE}/oauth/token", status=403, json={"error": "The request body is invalid."})
 
     with pytest.raises(ci.AuraError) as raised:
-        ci.get_oauth_token("id", "s3cret")
+        client.get_oauth_token("id", "s3cret")
 
     assert raised.value.exit_code == ci.EXIT_AUTH
     assert "HTTP 403: The request body is invalid." in str(raised.value)
@@ -66,7 +82,7 @@ def test_token_refusal_other_than_401_does_not_blame_the_credentials(api):
 
 
 @pytest.mark.parametrize("status", [200, 400])
-def test_token_answer_that_is_not_json_is_never_quoted(api, status):
+def test_token_answer_that_is_not_json_is_never_quoted(api, status, client):
     """A token endpoint answering in a form encoding must not get its token into an error."""
     api.post(
         f"{BASE}/oauth/token",
@@ -76,13 +92,13 @@ def test_token_answer_that_is_not_json_is_never_quoted(api, status):
     )
 
     with pytest.raises(ci.AuraError) as raised:
-        ci.get_oauth_token("id", "s3cret")
+        client.get_oauth_token("id", "s3cret")
 
     assert "application/x-www-form-urlencoded body" in str(raised.value)
     assert "eyJ" not in str(raised.value)
 
 
-def test_call_endpoint_sends_json_and_bearer_and_returns_the_answer(api):
+def test_call_endpoint_sends_json_and_bearer_and_returns_the_answer(api, client):
     api.post(
         f"{BASE}/v1/instances",
         status=202,
@@ -95,12 +111,12 @@ def test_call_endpoint_sends_json_and_bearer_and_returns_the_answer(api):
         ],
     )
 
-    assert ci.call_endpoint("/instances", "POST", "tok", {"name": "x"}) == {
+    assert client.call_endpoint("/instances", "POST", "tok", {"name": "x"}) == {
         "data": {"id": "db1d1234"}
     }
 
 
-def test_call_endpoint_error_shape_with_errors_list(api):
+def test_call_endpoint_error_shape_with_errors_list(api, client):
     api.get(
         f"{BASE}/v1/tenants/nope",
         status=404,
@@ -116,7 +132,7 @@ def test_call_endpoint_error_shape_with_errors_list(api):
     )
 
     with pytest.raises(ci.AuraError) as raised:
-        ci.call_endpoint("/tenants/nope", "GET", "tok")
+        client.call_endpoint("/tenants/nope", "GET", "tok")
 
     error = raised.value
     assert (error.status, error.reasons, error.request_id) == (404, ("tenant-not-found",), "req-42")
@@ -124,7 +140,7 @@ def test_call_endpoint_error_shape_with_errors_list(api):
     assert "req-42" in str(error)
 
 
-def test_call_endpoint_error_names_the_field(api):
+def test_call_endpoint_error_names_the_field(api, client):
     api.post(
         f"{BASE}/v1/instances",
         status=400,
@@ -136,16 +152,16 @@ def test_call_endpoint_error_names_the_field(api):
     )
 
     with pytest.raises(ci.AuraError) as raised:
-        ci.call_endpoint("/instances", "POST", "tok", {})
+        client.call_endpoint("/instances", "POST", "tok", {})
 
     assert "memory: Invalid memory" in str(raised.value)
 
 
-def test_call_endpoint_middleware_error_shape(api):
+def test_call_endpoint_middleware_error_shape(api, client):
     api.get(f"{BASE}/v1/tenants", status=403, json={"error": "Access denied"})
 
     with pytest.raises(ci.AuraError) as raised:
-        ci.call_endpoint("/tenants", "GET", "tok")
+        client.call_endpoint("/tenants", "GET", "tok")
 
     assert raised.value.exit_code == ci.EXIT_AUTH
     assert "HTTP 403: Access denied" in str(raised.value)
@@ -162,46 +178,46 @@ def test_call_endpoint_middleware_error_shape(api):
         ("", "text/plain", "an empty body"),
     ],
 )
-def test_call_endpoint_non_json_error_bodies(api, body, content_type, expected):
+def test_call_endpoint_non_json_error_bodies(api, body, content_type, expected, client):
     api.get(f"{BASE}/v1/tenants", status=502, body=body, content_type=content_type)
 
     with pytest.raises(ci.AuraError) as raised:
-        ci.call_endpoint("/tenants", "GET", "tok")
+        client.call_endpoint("/tenants", "GET", "tok")
 
     assert raised.value.status == 502
     assert expected in str(raised.value)
 
 
 @pytest.mark.parametrize("body", ['{"data": [', "[1, 2]", "<html>hi</html>"])
-def test_call_endpoint_success_that_is_not_a_json_object(api, body):
+def test_call_endpoint_success_that_is_not_a_json_object(api, body, client):
     api.get(f"{BASE}/v1/tenants", status=200, body=body)
 
     with pytest.raises(ci.AuraError) as raised:
-        ci.call_endpoint("/tenants", "GET", "tok")
+        client.call_endpoint("/tenants", "GET", "tok")
 
     assert "not the JSON object" in str(raised.value)
 
 
-def test_call_endpoint_refused_connection_is_an_unsent_aura_error(api, monkeypatch):
+def test_call_endpoint_refused_connection_is_an_unsent_aura_error(api, monkeypatch, client):
     monkeypatch.setattr(ci, "RETRIES", 0)
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         closed_port = probe.getsockname()[1]
-    ci._api.base_url = f"http://127.0.0.1:{closed_port}"
-    api.add_passthru(ci._api.base_url)
+    client.base_url = f"http://127.0.0.1:{closed_port}"
+    api.add_passthru(client.base_url)
 
     with pytest.raises(ci.AuraError) as raised:
-        ci.call_endpoint("/tenants", "GET", "tok")
+        client.call_endpoint("/tenants", "GET", "tok")
 
     assert "could not be opened" in str(raised.value)
     assert raised.value.unsent
 
 
-def test_call_endpoint_read_timeout_is_not_unsent(api):
+def test_call_endpoint_read_timeout_is_not_unsent(api, client):
     api.get(f"{BASE}/v1/tenants", body=requests.ReadTimeout("slow"))
 
     with pytest.raises(ci.AuraError) as raised:
-        ci.call_endpoint("/tenants", "GET", "tok")
+        client.call_endpoint("/tenants", "GET", "tok")
 
     assert "read timeout" in str(raised.value)
     assert not raised.value.unsent
@@ -214,48 +230,48 @@ TENANTS = [
 ]
 
 
-def test_get_tenant_id_finds_a_name_in_the_middle(api):
+def test_get_tenant_id_finds_a_name_in_the_middle(api, client):
     api.get(f"{BASE}/v1/tenants", json={"data": TENANTS})
 
-    assert ci.get_tenant_id("Middle", "tok") == "22222222-2222-4222-8222-222222222222"
+    assert client.get_tenant_id("Middle", "tok") == "22222222-2222-4222-8222-222222222222"
 
 
-def test_get_tenant_id_accepts_a_non_uuid_id_from_the_list(api):
+def test_get_tenant_id_accepts_a_non_uuid_id_from_the_list(api, client):
     api.get(f"{BASE}/v1/tenants", json={"data": [{"id": "YOUR_PROJECT_ID", "name": "Staging"}]})
 
-    assert ci.get_tenant_id("YOUR_PROJECT_ID", "tok") == "YOUR_PROJECT_ID"
+    assert client.get_tenant_id("YOUR_PROJECT_ID", "tok") == "YOUR_PROJECT_ID"
 
 
-def test_get_tenant_id_uses_a_uuid_without_a_request(api):
-    assert ci.get_tenant_id(TENANTS[2]["id"], "tok") == TENANTS[2]["id"]
+def test_get_tenant_id_uses_a_uuid_without_a_request(api, client):
+    assert client.get_tenant_id(TENANTS[2]["id"], "tok") == TENANTS[2]["id"]
     assert len(api.calls) == 0
 
 
-def test_get_tenant_id_empty_means_the_only_tenant(api):
+def test_get_tenant_id_empty_means_the_only_tenant(api, client):
     api.get(f"{BASE}/v1/tenants", json={"data": TENANTS[:1]})
 
-    assert ci.get_tenant_id("", "tok") == TENANTS[0]["id"]
+    assert client.get_tenant_id("", "tok") == TENANTS[0]["id"]
 
 
-def test_get_tenant_id_without_data_is_an_error(api):
+def test_get_tenant_id_without_data_is_an_error(api, client):
     api.get(f"{BASE}/v1/tenants", json={"tenants": TENANTS})
 
     with pytest.raises(ci.AuraError, match="without the expected data list"):
-        ci.get_tenant_id("First", "tok")
+        client.get_tenant_id("First", "tok")
 
 
-def test_create_instance_returns_the_data_object(api):
+def test_create_instance_returns_the_data_object(api, client):
     data = {"id": "db1d1234", "password": "letMeIn123!", "username": "neo4j"}
     api.post(f"{BASE}/v1/instances", status=202, json={"data": data})
 
-    assert ci.create_instance("tok", {"name": "x"}) == data
+    assert client.create_instance("tok", {"name": "x"}) == data
 
 
-def test_create_instance_without_data_is_an_error(api):
+def test_create_instance_without_data_is_an_error(api, client):
     api.post(f"{BASE}/v1/instances", status=202, json={"id": "db1d1234"})
 
     with pytest.raises(ci.AuraError, match="no instance data"):
-        ci.create_instance("tok", {"name": "x"})
+        client.create_instance("tok", {"name": "x"})
 
 
 def test_read_dotenv_understands_the_usual_forms(tmp_path):
@@ -308,12 +324,12 @@ def _answer(status, **headers):
     return HTTPResponse(status=status, headers=headers, preload_content=False)
 
 
-def test_retry_sleeps_exactly_the_wait_it_logged(monkeypatch, caplog):
+def test_retry_sleeps_exactly_the_wait_it_logged(monkeypatch, caplog, client):
     """The logged wait is the one slept, not a second random draw of the backoff."""
     slept = []
     monkeypatch.setattr(ci.time, "sleep", slept.append)
     caplog.set_level("INFO", logger=ci.log.name)
-    retry = ci._api.session.get_adapter(BASE).max_retries
+    retry = client.session.get_adapter(BASE).max_retries
 
     for _ in range(3):
         retry = retry.increment("GET", f"{BASE}/v1/tenants", response=_answer(503))
@@ -324,8 +340,8 @@ def test_retry_sleeps_exactly_the_wait_it_logged(monkeypatch, caplog):
     assert all(s >= ci.MIN_REQUEST_INTERVAL for s in slept)
 
 
-def test_retry_after_that_is_not_seconds_or_a_date_falls_back_to_backoff():
-    retry = ci._api.session.get_adapter(BASE).max_retries
+def test_retry_after_that_is_not_seconds_or_a_date_falls_back_to_backoff(client):
+    retry = client.session.get_adapter(BASE).max_retries
 
     assert retry.get_retry_after(_answer(429, **{"Retry-After": "0.5"})) is None
     assert retry.get_retry_after(_answer(429, **{"Retry-After": "2"})) == 2
@@ -334,8 +350,8 @@ def test_retry_after_that_is_not_seconds_or_a_date_falls_back_to_backoff():
 CREATE_URL = f"{BASE}/v1/instances"
 
 
-def test_retry_resends_a_create_only_when_aura_did_not_act_on_it():
-    retry = ci._api.session.get_adapter(BASE).max_retries
+def test_retry_resends_a_create_only_when_aura_did_not_act_on_it(client):
+    retry = client.session.get_adapter(BASE).max_retries
 
     # Refused before it was sent, or refused with 429: safe to send again.
     refused = NewConnectionError(None, "Connection refused")

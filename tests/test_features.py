@@ -102,7 +102,7 @@ def test_json_output_is_exactly_one_object_with_the_create_answer(fake, run, tmp
     }
     assert "status" not in output
     assert (tmp_path / path).is_file()
-    assert "Creating enterprise-db instance" in result.stderr
+    assert f"Created enterprise-db instance 'my-instance' ({instance_id})" in result.stderr
 
 
 def test_json_output_keeps_extra_answer_fields_and_has_no_file_key_without_a_file(fake, run):
@@ -448,7 +448,7 @@ def test_free_db_takes_its_configuration_from_the_tenant(fake, run):
     assert result.returncode == 0, result.stderr
     [create] = fake.sent(*CREATE)
     assert create.json == {**BASE_BODY, "type": "free-db", "memory": "1GB"}
-    assert "free-db: gcp europe-west1 with 1GB; what no flag set comes from the tenant's" in (
+    assert "free-db: gcp europe-west1 with 1GB; what no setting chose comes from the tenant's" in (
         result.stderr
     )
 

@@ -601,8 +601,8 @@ def test_default_credentials_file_has_the_console_name_content_and_mode_0600(fak
     assert path.read_text().endswith("\n")
     assert mode_of(path) == 0o600
     assert result.stderr.splitlines() == [
-        f"Creating enterprise-db instance 'my-instance' in tenant {TENANT_ID}; Aura takes a few "
-        "minutes to start it.",
+        f"Created enterprise-db instance 'my-instance' ({data['id']}) in tenant {TENANT_ID}; "
+        "Aura takes a few minutes to start it.",
         f"Credentials saved to {path.name} (readable only by you).",
     ]
 
