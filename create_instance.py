@@ -1166,6 +1166,14 @@ def _complete_spec(
         problem = _configuration_problem(spec, offered)
         if problem:
             raise AuraError(problem, exit_code=EXIT_USAGE)
+        if spec["type"] == "free-db":
+            log.info(
+                "free-db: %s %s with %s; what no setting chose comes from the tenant's "
+                "free configuration.",
+                spec["cloud_provider"],
+                spec["region"],
+                spec["memory"],
+            )
     return spec
 
 
@@ -1306,12 +1314,6 @@ def _fill_free_spec(spec: dict[str, Any], offered: list[dict[str, Any]]) -> None
     for key in fillable:
         if key not in given and chosen.get(key):
             spec[key] = chosen[key]
-    log.info(
-        "free-db: %s %s with %s; what no setting chose comes from the tenant's free configuration.",
-        spec.get("cloud_provider"),
-        spec.get("region"),
-        spec.get("memory"),
-    )
 
 
 def _configuration_problem(spec: dict[str, Any], offered: list[dict[str, Any]]) -> str | None:
