@@ -42,6 +42,8 @@ TENANT_ID = "6981ace7-efe8-4f5c-b7c5-267b5162ce91"  # the one tenant, "Productio
 # How often a server checks for stop(); socketserver's default, 0.5 s, makes
 # stopping the two servers cost most of a second in every test.
 SHUTDOWN_POLL = 0.02
+# A held call answers anyway after this long, so a broken test cannot hang the suite.
+HOLD_TIMEOUT = 30.0
 
 DEFAULT_CONFIGURATIONS = [
     {
@@ -83,6 +85,13 @@ class Fault:
     `expire_tokens` makes every token issued so far invalid before the call;
     `action` is called just before answering, to change the world the script
     sees at that moment (say, make its credentials file path unwritable).
+
+    `arrived` is set once the call has been received and, if it is performed
+    at all, performed (a held POST /v1/instances has created its instance).
+    `hold` then keeps the answer back until the test sets it (or HOLD_TIMEOUT
+    passes, or the fake stops): wait for `arrived`, signal the script, wait
+    for what it prints, set `hold`. A held fault without status, drop or
+    apply performs the call and answers normally.
     """
 
     status: int | None = None
@@ -93,6 +102,8 @@ class Fault:
     apply: bool = False
     expire_tokens: bool = False
     action: Callable[[], None] | None = None
+    hold: threading.Event | None = None
+    arrived: threading.Event = field(default_factory=threading.Event)
 
 
 @dataclass
@@ -180,6 +191,7 @@ class FakeAura:
         self._faults: dict[tuple[str, str], list[Fault | None]] = {}
         self._calls: dict[tuple[str, str], int] = {}
         self._lock = threading.Lock()
+        self._stopped = threading.Event()  # releases held calls
         self._server = _Server(("127.0.0.1", port), _handler_for(self))
         self._server.fake = self
         self._thread: threading.Thread | None = None
@@ -210,6 +222,7 @@ class FakeAura:
         return self
 
     def stop(self) -> None:
+        self._stopped.set()
         self._server.shutdown()
         self._server.server_close()
         with self._query_lock:
@@ -413,6 +426,9 @@ def _handler_for(fake: FakeAura) -> type[BaseHTTPRequestHandler]:
             else:
                 status, answer, headers = self._dispatch(parts.path, parts.query, body)
             if fault:
+                fault.arrived.set()
+                if fault.hold is not None:
+                    self._wait_for(fault.hold)
                 if fault.action:
                     fault.action()
                 time.sleep(fault.delay)
@@ -424,6 +440,13 @@ def _handler_for(fake: FakeAura) -> type[BaseHTTPRequestHandler]:
                     status, answer = fault.status, fault.body
                     headers = {**headers, **fault.headers}
             self._send(status, answer, headers)
+
+        def _wait_for(self, hold: threading.Event) -> None:
+            deadline = time.monotonic() + HOLD_TIMEOUT
+            while not hold.wait(0.01):
+                if fake._stopped.is_set() or time.monotonic() > deadline:
+                    fake.log.append(f"{self.command} {self.path}: held call answered unreleased")
+                    return
 
         def _send(self, status: int, answer: Any, headers: dict[str, str]) -> None:
             if isinstance(answer, (dict, list)):
