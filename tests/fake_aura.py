@@ -6,6 +6,11 @@ it, including the unkind parts: two error shapes, 403 for an expired token,
 call that is rejected with a 400 naming the field when the tenant does not offer
 the requested configuration.
 
+DELETE /v1/instances/{id} answers 202 with the instance "destroying" once,
+then 404 db-not-found (also to a repeat); the instance shows "destroying" for
+`delete_after` seconds, then is gone. While it is creating (any status in
+`delete_busy_statuses`) a DELETE answers 409 ongoing-database-operation.
+
 Tests script faults per endpoint and per call number with `FakeAura.on`, and
 assert on `FakeAura.requests` (every request received) and
 `FakeAura.connections` (every TCP connection accepted).
@@ -125,15 +130,25 @@ class Recorded:
 
 @dataclass
 class Instance:
+    """One instance. A deleted one stays in FakeAura.instances, with deleted_at
+    and gone_at set (monotonic times); the API stops showing it at gone_at."""
+
     data: dict[str, Any]
     created: float
     timeline: list[tuple[float, str]]
+    deleted_at: float | None = None
+    gone_at: float | None = None
+
+    def gone(self, now: float) -> bool:
+        return self.gone_at is not None and now >= self.gone_at
 
     def running_since(self) -> float | None:
         """When the timeline reaches running, in monotonic time, if it does."""
         return next((self.created + t for t, s in self.timeline if s == "running"), None)
 
     def status(self, now: float) -> str:
+        if self.deleted_at is not None:
+            return "destroying"
         current = self.timeline[0][1]
         for after, status in self.timeline:
             if now - self.created >= after:
@@ -183,6 +198,8 @@ class FakeAura:
         self.timeline: list[tuple[float, str]] | None = None  # overrides running_after
         self.billing_missing = False
         self.max_instances: int | None = None
+        self.delete_after = 0.5  # seconds an instance shows "destroying" after its DELETE
+        self.delete_busy_statuses = {"creating"}  # a DELETE in these answers 409
         self.instances: dict[str, Instance] = {}
         self.requests: list[Recorded] = []
         self.connections = 0
@@ -326,12 +343,23 @@ class FakeAura:
             timer.start()
         return data
 
+    def _live(self, now: float) -> list[Instance]:
+        """The instances the API still shows: all but the deleted and gone."""
+        return [i for i in self.instances.values() if not i.gone(now)]
+
     def _query_ready(self, username: str, password: str) -> bool | None:
-        """None: no instance has these credentials; else whether it answers queries."""
-        for instance in self.instances.values():
+        """None: no instance has these credentials; else whether it answers queries.
+
+        A deleted instance stops answering at once: 503 DatabaseUnavailable
+        while it is destroying (its server is going down), then 401 once it
+        is gone, as for credentials no database knows.
+        """
+        now = time.monotonic()
+        for instance in self._live(now):
             if (instance.data["username"], instance.data["password"]) == (username, password):
+                if instance.deleted_at is not None:
+                    return False
                 running = instance.running_since()
-                now = time.monotonic()
                 return running is not None and now >= running + self.query_ready_after
         return None
 
@@ -537,20 +565,49 @@ def _handler_for(fake: FakeAura) -> type[BaseHTTPRequestHandler]:
                             key: i.data[key]
                             for key in ("id", "name", "tenant_id", "cloud_provider", "created_at")
                         }
-                        for i in fake.instances.values()
+                        for i in fake._live(time.monotonic())
                         if wanted is None or i.data["tenant_id"] == wanted
                     ]
                 }
             if segments == ["instances"] and self.command == "POST":
                 return 202, {"data": self._create(body)}
             if len(segments) == 2 and segments[0] == "instances" and self.command == "GET":
-                instance = fake.instances.get(segments[1])
-                if instance is None:
-                    raise _Answer(404, _error(f"DB not found: {segments[1]}", "db-not-found"))
                 now = time.monotonic()
-                data = {k: v for k, v in instance.data.items() if k not in ("password",)}
-                return 200, {"data": {**data, "status": instance.status(now)}}
+                return 200, {"data": self._shown(self._instance(segments[1], now), now)}
+            if len(segments) == 2 and segments[0] == "instances" and self.command == "DELETE":
+                return 202, {"data": self._delete(segments[1])}
             raise _Answer(404, {"error": "Not Found"})
+
+        def _instance(self, instance_id: str, now: float) -> Instance:
+            instance = fake.instances.get(instance_id)
+            if instance is None or instance.gone(now):
+                raise _Answer(404, _error(f"DB not found: {instance_id}", "db-not-found"))
+            return instance
+
+        def _shown(self, instance: Instance, now: float) -> dict[str, Any]:
+            """The instance as GET /instances/{id} shows it."""
+            data = {k: v for k, v in instance.data.items() if k not in ("password",)}
+            return {**data, "status": instance.status(now)}
+
+        def _delete(self, instance_id: str) -> dict[str, Any]:
+            """Aura answers 202 at most once; a repeat gets 404, as once it is gone."""
+            with fake._lock:
+                now = time.monotonic()
+                instance = self._instance(instance_id, now)
+                status = instance.status(now)
+                if instance.deleted_at is not None:
+                    raise _Answer(404, _error(f"DB not found: {instance_id}", "db-not-found"))
+                if status in fake.delete_busy_statuses:
+                    raise _Answer(
+                        409,
+                        _error(
+                            f"The database is current undergoing an operation: {status}",
+                            "ongoing-database-operation",
+                        ),
+                    )
+                instance.deleted_at = now
+                instance.gone_at = now + fake.delete_after
+                return self._shown(instance, now)
 
         def _create(self, body: bytes) -> dict[str, Any]:
             try:
@@ -605,7 +662,8 @@ def _handler_for(fake: FakeAura) -> type[BaseHTTPRequestHandler]:
                 )
             self._check_configuration(spec, tenant["instance_configurations"])
             with fake._lock:
-                if fake.max_instances is not None and len(fake.instances) >= fake.max_instances:
+                live = fake._live(time.monotonic())
+                if fake.max_instances is not None and len(live) >= fake.max_instances:
                     raise _Answer(
                         405, _error("Maximum number of instances reached", "instance-limit-reached")
                     )

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import pytest
 import requests
 
 from fake_aura import CLIENT_ID, CLIENT_SECRET, TENANT_ID, FakeAura, Fault
+from helpers import wait_for
 
 SPEC = {
     "name": "Test",
@@ -99,3 +101,89 @@ def test_arrived_is_set_for_any_fault_once_its_call_arrives(fake, fault):
     api(fake, "GET", "/v1/tenants")
 
     assert fault.arrived.is_set()
+
+
+# ---------------------------------------------------------------------------
+# DELETE /v1/instances/{id}
+# ---------------------------------------------------------------------------
+
+
+def test_delete_answers_202_destroying_then_the_instance_is_gone(fake):
+    fake.running_after = 0
+    fake.delete_after = 0.2
+    instance_id = fake.add_instance("Doomed")
+    shown = api(fake, "GET", f"/v1/instances/{instance_id}").json()["data"]
+
+    deleted = api(fake, "DELETE", f"/v1/instances/{instance_id}")
+
+    assert deleted.status_code == 202
+    assert deleted.json() == {"data": {**shown, "status": "destroying"}}
+    assert "X-Request-Id" in deleted.headers
+    during = api(fake, "GET", f"/v1/instances/{instance_id}")
+    assert during.json()["data"]["status"] == "destroying"
+    assert [i["id"] for i in api(fake, "GET", "/v1/instances").json()["data"]] == [instance_id]
+    again = api(fake, "DELETE", f"/v1/instances/{instance_id}")
+    assert again.status_code == 404
+    assert again.json() == {
+        "errors": [{"message": f"DB not found: {instance_id}", "reason": "db-not-found"}]
+    }
+    wait_for(lambda: fake.instances[instance_id].gone(time.monotonic()))
+    after = api(fake, "GET", f"/v1/instances/{instance_id}")
+    assert after.status_code == 404
+    assert after.json()["errors"][0]["reason"] == "db-not-found"
+    assert api(fake, "GET", "/v1/instances").json() == {"data": []}
+    assert api(fake, "DELETE", f"/v1/instances/{instance_id}").status_code == 404
+    assert [r.method for r in fake.sent(route="/v1/instances/{id}")].count("DELETE") == 3
+
+
+def test_delete_while_creating_answers_409_ongoing_operation(fake):
+    fake.running_after = 60
+    instance_id = fake.add_instance("Busy")
+
+    answer = api(fake, "DELETE", f"/v1/instances/{instance_id}")
+
+    assert answer.status_code == 409
+    assert answer.json() == {
+        "errors": [
+            {
+                "message": "The database is current undergoing an operation: creating",
+                "reason": "ongoing-database-operation",
+            }
+        ]
+    }
+    assert fake.instances[instance_id].deleted_at is None
+
+
+def test_delete_of_an_unknown_instance_is_404(fake):
+    answer = api(fake, "DELETE", "/v1/instances/0badf00d")
+
+    assert answer.status_code == 404
+    assert answer.json()["errors"][0]["reason"] == "db-not-found"
+
+
+def test_delete_faults_work_like_on_other_routes(fake):
+    fake.running_after = 0
+    instance_id = fake.add_instance("Flaky")
+    fake.on("DELETE", "/v1/instances/{id}", Fault(status=503, body={"error": "down"}))
+
+    assert api(fake, "DELETE", f"/v1/instances/{instance_id}").status_code == 503
+    assert fake.instances[instance_id].deleted_at is None
+    assert api(fake, "DELETE", f"/v1/instances/{instance_id}").status_code == 202
+
+
+def test_a_deleted_instance_stops_answering_queries_at_once(fake):
+    fake.running_after = 0
+    fake.delete_after = 0.2
+    answer = api(fake, "POST", "/v1/instances", json=SPEC).json()["data"]
+    query = f"http://{answer['connection_url'].split('://')[1]}/db/neo4j/query/v2"
+    auth = (answer["username"], answer["password"])
+
+    def ask() -> int:
+        return requests.post(
+            query, auth=auth, json={"statement": "RETURN 1"}, timeout=5
+        ).status_code
+
+    assert ask() == 202
+    api(fake, "DELETE", f"/v1/instances/{answer['id']}")
+    assert ask() == 503
+    wait_for(lambda: ask() == 401)
