@@ -33,6 +33,7 @@ import json
 import re
 import secrets
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -772,28 +773,43 @@ def _query_handler_for(fake: FakeAura) -> type[BaseHTTPRequestHandler]:
     return QueryHandler
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description="Serve a fake Aura API on 127.0.0.1.")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument(
         "--running-after",
         type=float,
-        default=20.0,
-        help="seconds an instance stays 'creating' (default 20)",
+        default=5.0,
+        help="seconds an instance stays 'creating' (default 5)",
+    )
+    parser.add_argument(
+        "--query-ready-after",
+        type=float,
+        default=0.0,
+        help="seconds after running until the new database answers queries (default 0)",
     )
     args = parser.parse_args()
-    fake = FakeAura(port=args.port)
-    fake.running_after = args.running_after
-    print("Fake Aura API running. In another shell:", flush=True)
-    print(
-        f"  export AURA_API_URL={fake.url} AURA_CLIENT_ID={fake.client_id} "
-        f"AURA_CLIENT_SECRET={fake.client_secret}",
-        flush=True,
-    )
-    print("  python create_instance.py", flush=True)
-    fake.start()
-    threading.Event().wait()
+    try:
+        try:
+            fake = FakeAura(port=args.port)
+        except OSError as exc:
+            print(f"error: cannot listen on 127.0.0.1:{args.port}: {exc.strerror}", file=sys.stderr)
+            return 1
+        fake.running_after = args.running_after
+        fake.query_ready_after = args.query_ready_after
+        print("Fake Aura API running. In another shell:", flush=True)
+        print(
+            f"  export AURA_API_URL={fake.url} AURA_CLIENT_ID={fake.client_id} "
+            f"AURA_CLIENT_SECRET={fake.client_secret}",
+            flush=True,
+        )
+        print("  python create_instance.py", flush=True)
+        fake.start()
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        return 130
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -187,3 +192,54 @@ def test_a_deleted_instance_stops_answering_queries_at_once(fake):
     api(fake, "DELETE", f"/v1/instances/{answer['id']}")
     assert ask() == 503
     wait_for(lambda: ask() == 401)
+
+
+# ---------------------------------------------------------------------------
+# Standalone run
+# ---------------------------------------------------------------------------
+
+FAKE = Path(__file__).resolve().parent / "fake_aura.py"
+# SIGINT at its default even when the tests run as a background job (see test_features).
+WITH_CTRL_C = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+    "os.execv(sys.executable, [sys.executable, *sys.argv[1:]])"
+)
+
+
+def test_standalone_on_a_busy_port_prints_one_line_and_exits_1():
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, str(FAKE), "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"error: cannot listen on 127.0.0.1:{port}: Address already in use"
+    ]
+
+
+def test_standalone_ctrl_c_exits_130_quietly():
+    process = subprocess.Popen(
+        [sys.executable, "-c", WITH_CTRL_C, str(FAKE), "--port", "0", "--running-after", "1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        lines = [process.stdout.readline() for _ in range(3)]
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=10)
+    finally:
+        process.kill()
+
+    assert lines[0] == "Fake Aura API running. In another shell:\n"
+    assert lines[1].startswith("  export AURA_API_URL=http://127.0.0.1:")
+    assert lines[2] == "  python create_instance.py\n"
+    assert process.returncode == 130
+    assert stderr == ""
