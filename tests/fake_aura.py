@@ -6,6 +6,11 @@ it, including the unkind parts: two error shapes, 403 for an expired token,
 call that is rejected with a 400 naming the field when the tenant does not offer
 the requested configuration.
 
+DELETE /v1/instances/{id} answers 202 with the instance "destroying" once,
+then 404 db-not-found (also to a repeat); the instance shows "destroying" for
+`delete_after` seconds, then is gone. While it is creating (any status in
+`delete_busy_statuses`) a DELETE answers 409 ongoing-database-operation.
+
 Tests script faults per endpoint and per call number with `FakeAura.on`, and
 assert on `FakeAura.requests` (every request received) and
 `FakeAura.connections` (every TCP connection accepted).
@@ -28,6 +33,7 @@ import json
 import re
 import secrets
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -42,6 +48,8 @@ TENANT_ID = "6981ace7-efe8-4f5c-b7c5-267b5162ce91"  # the one tenant, "Productio
 # How often a server checks for stop(); socketserver's default, 0.5 s, makes
 # stopping the two servers cost most of a second in every test.
 SHUTDOWN_POLL = 0.02
+# A held call answers anyway after this long, so a broken test cannot hang the suite.
+HOLD_TIMEOUT = 30.0
 
 DEFAULT_CONFIGURATIONS = [
     {
@@ -83,6 +91,13 @@ class Fault:
     `expire_tokens` makes every token issued so far invalid before the call;
     `action` is called just before answering, to change the world the script
     sees at that moment (say, make its credentials file path unwritable).
+
+    `arrived` is set once the call has been received and, if it is performed
+    at all, performed (a held POST /v1/instances has created its instance).
+    `hold` then keeps the answer back until the test sets it (or HOLD_TIMEOUT
+    passes, or the fake stops): wait for `arrived`, signal the script, wait
+    for what it prints, set `hold`. A held fault without status, drop or
+    apply performs the call and answers normally.
     """
 
     status: int | None = None
@@ -93,6 +108,8 @@ class Fault:
     apply: bool = False
     expire_tokens: bool = False
     action: Callable[[], None] | None = None
+    hold: threading.Event | None = None
+    arrived: threading.Event = field(default_factory=threading.Event)
 
 
 @dataclass
@@ -114,15 +131,25 @@ class Recorded:
 
 @dataclass
 class Instance:
+    """One instance. A deleted one stays in FakeAura.instances, with deleted_at
+    and gone_at set (monotonic times); the API stops showing it at gone_at."""
+
     data: dict[str, Any]
     created: float
     timeline: list[tuple[float, str]]
+    deleted_at: float | None = None
+    gone_at: float | None = None
+
+    def gone(self, now: float) -> bool:
+        return self.gone_at is not None and now >= self.gone_at
 
     def running_since(self) -> float | None:
         """When the timeline reaches running, in monotonic time, if it does."""
         return next((self.created + t for t, s in self.timeline if s == "running"), None)
 
     def status(self, now: float) -> str:
+        if self.deleted_at is not None:
+            return "destroying"
         current = self.timeline[0][1]
         for after, status in self.timeline:
             if now - self.created >= after:
@@ -172,6 +199,8 @@ class FakeAura:
         self.timeline: list[tuple[float, str]] | None = None  # overrides running_after
         self.billing_missing = False
         self.max_instances: int | None = None
+        self.delete_after = 0.5  # seconds an instance shows "destroying" after its DELETE
+        self.delete_busy_statuses = {"creating"}  # a DELETE in these answers 409
         self.instances: dict[str, Instance] = {}
         self.requests: list[Recorded] = []
         self.connections = 0
@@ -180,6 +209,7 @@ class FakeAura:
         self._faults: dict[tuple[str, str], list[Fault | None]] = {}
         self._calls: dict[tuple[str, str], int] = {}
         self._lock = threading.Lock()
+        self._stopped = threading.Event()  # releases held calls
         self._server = _Server(("127.0.0.1", port), _handler_for(self))
         self._server.fake = self
         self._thread: threading.Thread | None = None
@@ -210,6 +240,7 @@ class FakeAura:
         return self
 
     def stop(self) -> None:
+        self._stopped.set()
         self._server.shutdown()
         self._server.server_close()
         with self._query_lock:
@@ -313,12 +344,23 @@ class FakeAura:
             timer.start()
         return data
 
+    def _live(self, now: float) -> list[Instance]:
+        """The instances the API still shows: all but the deleted and gone."""
+        return [i for i in self.instances.values() if not i.gone(now)]
+
     def _query_ready(self, username: str, password: str) -> bool | None:
-        """None: no instance has these credentials; else whether it answers queries."""
-        for instance in self.instances.values():
+        """None: no instance has these credentials; else whether it answers queries.
+
+        A deleted instance stops answering at once: 503 DatabaseUnavailable
+        while it is destroying (its server is going down), then 401 once it
+        is gone, as for credentials no database knows.
+        """
+        now = time.monotonic()
+        for instance in self._live(now):
             if (instance.data["username"], instance.data["password"]) == (username, password):
+                if instance.deleted_at is not None:
+                    return False
                 running = instance.running_since()
-                now = time.monotonic()
                 return running is not None and now >= running + self.query_ready_after
         return None
 
@@ -413,6 +455,9 @@ def _handler_for(fake: FakeAura) -> type[BaseHTTPRequestHandler]:
             else:
                 status, answer, headers = self._dispatch(parts.path, parts.query, body)
             if fault:
+                fault.arrived.set()
+                if fault.hold is not None:
+                    self._wait_for(fault.hold)
                 if fault.action:
                     fault.action()
                 time.sleep(fault.delay)
@@ -424,6 +469,13 @@ def _handler_for(fake: FakeAura) -> type[BaseHTTPRequestHandler]:
                     status, answer = fault.status, fault.body
                     headers = {**headers, **fault.headers}
             self._send(status, answer, headers)
+
+        def _wait_for(self, hold: threading.Event) -> None:
+            deadline = time.monotonic() + HOLD_TIMEOUT
+            while not hold.wait(0.01):
+                if fake._stopped.is_set() or time.monotonic() > deadline:
+                    fake.log.append(f"{self.command} {self.path}: held call answered unreleased")
+                    return
 
         def _send(self, status: int, answer: Any, headers: dict[str, str]) -> None:
             if isinstance(answer, (dict, list)):
@@ -514,20 +566,49 @@ def _handler_for(fake: FakeAura) -> type[BaseHTTPRequestHandler]:
                             key: i.data[key]
                             for key in ("id", "name", "tenant_id", "cloud_provider", "created_at")
                         }
-                        for i in fake.instances.values()
+                        for i in fake._live(time.monotonic())
                         if wanted is None or i.data["tenant_id"] == wanted
                     ]
                 }
             if segments == ["instances"] and self.command == "POST":
                 return 202, {"data": self._create(body)}
             if len(segments) == 2 and segments[0] == "instances" and self.command == "GET":
-                instance = fake.instances.get(segments[1])
-                if instance is None:
-                    raise _Answer(404, _error(f"DB not found: {segments[1]}", "db-not-found"))
                 now = time.monotonic()
-                data = {k: v for k, v in instance.data.items() if k not in ("password",)}
-                return 200, {"data": {**data, "status": instance.status(now)}}
+                return 200, {"data": self._shown(self._instance(segments[1], now), now)}
+            if len(segments) == 2 and segments[0] == "instances" and self.command == "DELETE":
+                return 202, {"data": self._delete(segments[1])}
             raise _Answer(404, {"error": "Not Found"})
+
+        def _instance(self, instance_id: str, now: float) -> Instance:
+            instance = fake.instances.get(instance_id)
+            if instance is None or instance.gone(now):
+                raise _Answer(404, _error(f"DB not found: {instance_id}", "db-not-found"))
+            return instance
+
+        def _shown(self, instance: Instance, now: float) -> dict[str, Any]:
+            """The instance as GET /instances/{id} shows it."""
+            data = {k: v for k, v in instance.data.items() if k not in ("password",)}
+            return {**data, "status": instance.status(now)}
+
+        def _delete(self, instance_id: str) -> dict[str, Any]:
+            """Aura answers 202 at most once; a repeat gets 404, as once it is gone."""
+            with fake._lock:
+                now = time.monotonic()
+                instance = self._instance(instance_id, now)
+                status = instance.status(now)
+                if instance.deleted_at is not None:
+                    raise _Answer(404, _error(f"DB not found: {instance_id}", "db-not-found"))
+                if status in fake.delete_busy_statuses:
+                    raise _Answer(
+                        409,
+                        _error(
+                            f"The database is current undergoing an operation: {status}",
+                            "ongoing-database-operation",
+                        ),
+                    )
+                instance.deleted_at = now
+                instance.gone_at = now + fake.delete_after
+                return self._shown(instance, now)
 
         def _create(self, body: bytes) -> dict[str, Any]:
             try:
@@ -582,7 +663,8 @@ def _handler_for(fake: FakeAura) -> type[BaseHTTPRequestHandler]:
                 )
             self._check_configuration(spec, tenant["instance_configurations"])
             with fake._lock:
-                if fake.max_instances is not None and len(fake.instances) >= fake.max_instances:
+                live = fake._live(time.monotonic())
+                if fake.max_instances is not None and len(live) >= fake.max_instances:
                     raise _Answer(
                         405, _error("Maximum number of instances reached", "instance-limit-reached")
                     )
@@ -691,28 +773,43 @@ def _query_handler_for(fake: FakeAura) -> type[BaseHTTPRequestHandler]:
     return QueryHandler
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description="Serve a fake Aura API on 127.0.0.1.")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument(
         "--running-after",
         type=float,
-        default=20.0,
-        help="seconds an instance stays 'creating' (default 20)",
+        default=5.0,
+        help="seconds an instance stays 'creating' (default 5)",
+    )
+    parser.add_argument(
+        "--query-ready-after",
+        type=float,
+        default=0.0,
+        help="seconds after running until the new database answers queries (default 0)",
     )
     args = parser.parse_args()
-    fake = FakeAura(port=args.port)
-    fake.running_after = args.running_after
-    print("Fake Aura API running. In another shell:", flush=True)
-    print(
-        f"  export AURA_API_URL={fake.url} AURA_CLIENT_ID={fake.client_id} "
-        f"AURA_CLIENT_SECRET={fake.client_secret}",
-        flush=True,
-    )
-    print("  python create_instance.py", flush=True)
-    fake.start()
-    threading.Event().wait()
+    try:
+        try:
+            fake = FakeAura(port=args.port)
+        except OSError as exc:
+            print(f"error: cannot listen on 127.0.0.1:{args.port}: {exc.strerror}", file=sys.stderr)
+            return 1
+        fake.running_after = args.running_after
+        fake.query_ready_after = args.query_ready_after
+        print("Fake Aura API running. In another shell:", flush=True)
+        print(
+            f"  export AURA_API_URL={fake.url} AURA_CLIENT_ID={fake.client_id} "
+            f"AURA_CLIENT_SECRET={fake.client_secret}",
+            flush=True,
+        )
+        print("  python create_instance.py", flush=True)
+        fake.start()
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        return 130
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
