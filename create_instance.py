@@ -680,86 +680,29 @@ def resolve_settings(
     local check runs here, before any request, and all problems of a kind
     are reported together, in one AuraError with exit code 2.
     """
-    dotenv = _read_dotenv_lines(dotenv_path)
-    problems: list[str] = []
-    blank: dict[str, list[str]] = {}
-    values: dict[str, Any] = {}
-    sources: dict[str, str] = {}
-
-    for option, value in vars(args).items():
-        # In a pipeline, --region "$REGION" with REGION unset must not mean the default.
-        if isinstance(value, str) and not value.strip():
-            problems.append(
-                f"--{option.replace('_', '-')} is blank; give it a value or leave it out"
-            )
-
-    def variable(name: str) -> tuple[str, str] | None:
-        """AURA_<name> from the environment, else .env: (value, source)."""
-        key = f"AURA_{name}"
-        if key in environ:
-            value, where, group = environ[key], f"{key} in the environment", "environment"
-        elif key in dotenv:
-            value, line = dotenv[key]
-            where, group = f"{key} in .env line {line}", ".env"
-        else:
-            return None
-        if not value.strip():
-            # In CI a blank variable is usually a secret that did not expand.
-            blank.setdefault(group, []).append(key)
-            return None
-        return value, where
-
-    for name, flag, _field in _CONSTANTS:
-        given = getattr(args, flag)
-        if given is not None:
-            values[name], sources[name] = given, f"--{flag.replace('_', '-')}"
-        elif (found := variable(name)) is not None:
-            values[name], sources[name] = found
-            if name in ("VECTOR_OPTIMIZED", "GRAPH_ANALYTICS_PLUGIN"):
-                parsed = _BOOLEANS.get(found[0].strip().lower())
-                if parsed is None:
-                    problems.append(f"{found[1]} is {found[0]!r}: use true or false")
-                values[name] = bool(parsed)
-        elif globals()[name] not in ("", None):
-            values[name], sources[name] = globals()[name], f"{name} in create_instance.py"
-    credentials = {name: variable(name) for name in ("CLIENT_ID", "CLIENT_SECRET")}
-
-    problems += [
-        f"{' and '.join(keys)} {'is' if len(keys) == 1 else 'are'} set but blank in the "
-        f"{group}; give {'it' if len(keys) == 1 else 'them'} a value or unset "
-        f"{'it' if len(keys) == 1 else 'them'}"
-        for group, keys in blank.items()
-    ]
-    blank_keys = {key for keys in blank.values() for key in keys}
-    missing = [
-        f"AURA_{name}"
-        for name, found in credentials.items()
-        if found is None and f"AURA_{name}" not in blank_keys
-    ]
-    if missing:
-        problems.append(
-            f"{' and '.join(missing)} not set: create API credentials in the Aura console, "
-            "then export them or put them in .env"
-        )
+    lookup = _Lookup(args, environ, _read_dotenv_lines(dotenv_path))
+    found = {name: lookup.setting(name, flag) for name, flag, _field in _CONSTANTS}
+    values = {name: hit[0] for name, hit in found.items() if hit}
+    sources = {name: hit[1] for name, hit in found.items() if hit}
+    client_id, client_secret = lookup.credentials()
     if (args.wait or args.wait_for) and (args.dry_run or args.list_configurations):
-        problems.append("--wait has nothing to wait for with --dry-run or --list-configurations")
-    if problems:
-        raise AuraError("; ".join(problems), exit_code=EXIT_USAGE)
+        lookup.problems.append(
+            "--wait has nothing to wait for with --dry-run or --list-configurations"
+        )
+    _refuse(lookup.problems)
 
-    mode = "list-configurations" if args.list_configurations else "create"
-    mode = "dry-run" if args.dry_run else mode
+    mode = "dry-run" if args.dry_run else "create"
+    mode = "list-configurations" if args.list_configurations else mode
     spec, spec_sources = _spec_from(values, sources, args)
-    if mode != "list-configurations":  # a listing uses none of the spec
-        problems += _spec_problems(spec, spec_sources)
     api_url, url_problem = _checked_api_url(str(values.get("API_URL", API_URL)))
-    problems += [url_problem] if url_problem else []
-    # A dry run checks the file too: it is to find whatever would stop the real run.
-    if mode != "list-configurations" and not args.no_credentials_file:
-        problems += _credentials_path_problems(args.credentials_file)
-    if problems:
-        raise AuraError("; ".join(problems), exit_code=EXIT_USAGE)
+    problems = [url_problem] if url_problem else []
+    if mode != "list-configurations":  # a listing uses neither the spec nor the file
+        problems += _spec_problems(spec, spec_sources)
+        # A dry run checks the file too: it is to find whatever would stop the real run.
+        if not args.no_credentials_file:
+            problems += _credentials_path_problems(args.credentials_file)
+    _refuse(problems)
 
-    client_id, client_secret = (found[0].strip() for found in credentials.values() if found)
     return Settings(
         client_id=client_id,
         client_secret=client_secret,
@@ -780,6 +723,94 @@ def resolve_settings(
         github_actions=environ.get("GITHUB_ACTIONS") == "true",
         github_output=environ.get("GITHUB_OUTPUT") or None,
     )
+
+
+def _refuse(problems: list[str]) -> None:
+    if problems:
+        raise AuraError("; ".join(problems), exit_code=EXIT_USAGE)
+
+
+class _Lookup:
+    """Finds a setting in the first of: flag, environment, .env, constant.
+
+    Problems met on the way (blank flags and variables, booleans that are
+    not) are collected in `problems`, to be reported all at once.
+    """
+
+    def __init__(
+        self,
+        args: argparse.Namespace,
+        environ: Mapping[str, str],
+        dotenv: dict[str, tuple[str, int]],
+    ) -> None:
+        self.args = args
+        self.environ = environ
+        self.dotenv = dotenv
+        self.blank: dict[str, list[str]] = {}  # "environment" or ".env": blank variables
+        # In a pipeline, --region "$REGION" with REGION unset must not mean the default.
+        self.problems = [
+            f"--{option.replace('_', '-')} is blank; give it a value or leave it out"
+            for option, value in vars(args).items()
+            if isinstance(value, str) and not value.strip()
+        ]
+
+    def setting(self, name: str, flag: str) -> tuple[Any, str] | None:
+        """The value of the setting behind constant `name`, and where it came from."""
+        given = getattr(self.args, flag)
+        if given is not None:
+            return given, f"--{flag.replace('_', '-')}"
+        found = self.variable(name)
+        if found and isinstance(globals()[name], bool):
+            text, where = found
+            if text.strip().lower() not in _BOOLEANS:
+                self.problems.append(f"{where} is {text!r}: use true or false")
+            return _BOOLEANS.get(text.strip().lower(), False), where
+        if found:
+            return found
+        if globals()[name] != "":
+            return globals()[name], f"{name} in create_instance.py"
+        return None
+
+    def variable(self, name: str) -> tuple[str, str] | None:
+        """AURA_<name> from the environment, else from .env: the value and where it was."""
+        key = f"AURA_{name}"
+        if key in self.environ:
+            value, where, group = self.environ[key], f"{key} in the environment", "environment"
+        elif key in self.dotenv:
+            value, line = self.dotenv[key]
+            where, group = f"{key} in .env line {line}", ".env"
+        else:
+            return None
+        if not value.strip():
+            # In CI a blank variable is usually a secret that did not expand.
+            self.blank.setdefault(group, []).append(key)
+            return None
+        return value, where
+
+    def credentials(self) -> tuple[str, str]:
+        """The client id and secret, from the environment or .env only.
+
+        Called last, it also reports every blank variable met so far, by where.
+        """
+        found = [self.variable("CLIENT_ID"), self.variable("CLIENT_SECRET")]
+        for group, keys in self.blank.items():
+            one = len(keys) == 1
+            self.problems.append(
+                f"{' and '.join(keys)} {'is' if one else 'are'} set but blank in the {group}; "
+                f"give {'it' if one else 'them'} a value or unset {'it' if one else 'them'}"
+            )
+        blank = {key for keys in self.blank.values() for key in keys}
+        missing = [
+            key
+            for key, hit in zip(("AURA_CLIENT_ID", "AURA_CLIENT_SECRET"), found)
+            if hit is None and key not in blank
+        ]
+        if missing:
+            self.problems.append(
+                f"{' and '.join(missing)} not set: create API credentials in the Aura console, "
+                "then export them or put them in .env"
+            )
+        return (found[0] or ("", ""))[0].strip(), (found[1] or ("", ""))[0].strip()
 
 
 def _spec_from(
