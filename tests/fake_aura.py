@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import argparse
 import base64
+import functools
+import ipaddress
 import json
 import re
 import secrets
@@ -39,6 +41,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from socketserver import TCPServer
 from typing import Any, Callable
 from urllib.parse import parse_qs, urlsplit
 
@@ -129,6 +132,27 @@ class Recorded:
         return json.loads(self.body)
 
 
+@functools.cache
+def other_loopback_host() -> str:
+    """A loopback host other than 127.0.0.1, for a second FakeAura (a redirect's
+    target): 127.0.0.2 where it can be bound, else "localhost", another name."""
+    try:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.2", 0))
+    except OSError:
+        return "localhost"
+    return "127.0.0.2"
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 @dataclass
 class Instance:
     """One instance. A deleted one stays in FakeAura.instances, with deleted_at
@@ -169,7 +193,11 @@ def _route(path: str) -> str:
 
 
 class FakeAura:
-    """The fake API server. Use as a context manager, or start()/stop()."""
+    """The fake API server. Use as a context manager, or start()/stop().
+
+    `host` is a loopback address or "localhost" (anything else is refused);
+    the database servers of the instances it creates listen there too.
+    """
 
     def __init__(
         self,
@@ -179,7 +207,11 @@ class FakeAura:
         client_secret: str = CLIENT_SECRET,
         rtt: float = 0.0,
         port: int = 0,
+        host: str = "127.0.0.1",
     ) -> None:
+        if not _is_loopback(host):
+            raise ValueError(f"the fake serves loopback addresses only, not {host}")
+        self.host = host
         self.client_id = client_id
         self.client_secret = client_secret
         self.tenants = (
@@ -210,7 +242,7 @@ class FakeAura:
         self._calls: dict[tuple[str, str], int] = {}
         self._lock = threading.Lock()
         self._stopped = threading.Event()  # releases held calls
-        self._server = _Server(("127.0.0.1", port), _handler_for(self))
+        self._server = _Server((host, port), _handler_for(self))
         self._server.fake = self
         self._thread: threading.Thread | None = None
         # The new databases' Query API: bound now, so connection URLs can name
@@ -218,7 +250,7 @@ class FakeAura:
         self.query_ready_after = 0.0  # seconds after running until queries succeed
         self.query_unready = "503"  # or "refuse": no connections until then
         self.query_requests: list[Recorded] = []
-        self._query = _Server(("127.0.0.1", 0), _query_handler_for(self), bind_and_activate=False)
+        self._query = _Server((host, 0), _query_handler_for(self), bind_and_activate=False)
         self._query.fake = self
         self._query.allow_reuse_address = True
         self._query.server_bind()
@@ -229,8 +261,7 @@ class FakeAura:
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{self.host}:{self._server.server_address[1]}"
 
     def start(self) -> FakeAura:
         self._thread = threading.Thread(
@@ -317,7 +348,7 @@ class FakeAura:
         port = self._query.server_address[1]
         data = {
             "id": instance_id,
-            "connection_url": f"neo4j+s://127.0.0.1:{port}",
+            "connection_url": f"neo4j+s://{self.host}:{port}",
             "username": "neo4j",
             "password": secrets.token_urlsafe(32),
             "tenant_id": spec["tenant_id"],
@@ -368,6 +399,11 @@ class FakeAura:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     fake: FakeAura
+
+    def server_bind(self) -> None:
+        # HTTPServer's would look the host up (getfqdn): perhaps a DNS query, off loopback.
+        TCPServer.server_bind(self)
+        self.server_name, self.server_port = self.server_address[:2]
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # A client that gave up (a test's short read timeout) is expected here.

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import requests
 
-from fake_aura import CLIENT_ID, CLIENT_SECRET, TENANT_ID, FakeAura, Fault
+from fake_aura import CLIENT_ID, CLIENT_SECRET, TENANT_ID, FakeAura, Fault, other_loopback_host
 from helpers import wait_for
 
 SPEC = {
@@ -243,3 +243,32 @@ def test_standalone_ctrl_c_exits_130_quietly():
     assert lines[2] == "  python create_instance.py\n"
     assert process.returncode == 130
     assert stderr == ""
+
+
+# ---------------------------------------------------------------------------
+# A second fake on another loopback host
+# ---------------------------------------------------------------------------
+
+
+def test_a_second_fake_on_another_loopback_host_sees_a_redirected_create():
+    with FakeAura() as fake, FakeAura(host=other_loopback_host()) as other:
+        assert other.url.startswith(f"http://{other_loopback_host()}:")
+        assert other.url != fake.url
+        fake.on(
+            "POST",
+            "/v1/instances",
+            Fault(status=307, headers={"Location": f"{other.url}/v1/instances"}),
+        )
+
+        answer = api(fake, "POST", "/v1/instances", json=SPEC)
+
+        assert answer.status_code == 401  # requests drops the token for another host
+        [redirected] = other.sent("POST", "/v1/instances")
+        assert redirected.json == SPEC
+        assert "Authorization" not in redirected.headers
+        assert fake.instances == other.instances == {}
+
+
+def test_the_fake_refuses_a_non_loopback_host():
+    with pytest.raises(ValueError, match="loopback"):
+        FakeAura(host="0.0.0.0")
