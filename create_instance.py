@@ -49,6 +49,7 @@ import os
 import random
 import re
 import signal
+import stat
 import sys
 import time
 from collections.abc import Iterator, Mapping
@@ -934,41 +935,110 @@ def _credentials_path_problems(path: str | None) -> list[str]:
     return []
 
 
-def read_dotenv(path: str = ".env") -> dict[str, str]:
-    """Read a .env file as python-dotenv does, but never expand ${VAR}.
+# The .env grammar of python-dotenv 1.2.4 (its src/dotenv/parser.py), rebuilt here so that the
+# script needs only `requests`. open() has already turned "\r\n" and "\r" into "\n".
+_DOTENV_BLANK = re.compile(r"\s*")
+_DOTENV_EXPORT = re.compile(r"export[^\S\n]+")
+_DOTENV_KEY = re.compile(r"'([^']+)'|([^'=#\s][^=#\s]*)")  # 'any key' or one without = # space
+_DOTENV_EQUALS = re.compile(r"[^\S\n]*=([^\S\n]*)")
+# Per quote: the quoted value (a backslash always takes the next character along, so `\"` does
+# not end it) and the only escapes python-dotenv decodes there; other backslashes stay.
+_DOTENV_QUOTES = {
+    "'": (re.compile(r"'([^'\\]*(?:\\.[^'\\]*)*)'", re.DOTALL), re.compile(r"\\([\\'])")),
+    '"': (re.compile(r'"([^"\\]*(?:\\.[^"\\]*)*)"', re.DOTALL), re.compile(r"\\([\\'\"abfnrtv])")),
+}
+_DOTENV_CONTROLS = dict(zip("abfnrtv", "\a\b\f\n\r\t\v"))
+_DOTENV_REST_OF_LINE = re.compile(r"[^\n]*")
+_DOTENV_INLINE_COMMENT = re.compile(r"\s#")  # an unquoted value ends at a space before `#`
+_DOTENV_END = re.compile(r"[^\S\n]*(?:#[^\n]*)?(?:\n|\Z)")
 
-    A missing file is an empty one. A statement that cannot be parsed is an
-    error naming its line, never echoing it (it may be a mistyped secret).
+
+def read_dotenv(path: str = ".env") -> dict[str, str]:
+    """Read a .env file as python-dotenv's dotenv_values(path, interpolate=False) does.
+
+    A missing file is an empty one. `${VAR}` is kept as written, so a secret containing `$`
+    arrives intact. A key alone on a line (no `=`) has no value and is left out, as is an
+    earlier value of that key. A statement python-dotenv cannot parse (an unclosed quote, text
+    after a closing quote) is an error where python-dotenv would skip it with a warning: it is
+    reported by python-dotenv's line number and never echoed, as it may hold a secret.
     """
     return {key: value for key, (value, _line) in _read_dotenv_lines(path).items()}
 
 
 def _read_dotenv_lines(path: str) -> dict[str, tuple[str, int]]:
-    """read_dotenv, with the line each value was set on."""
+    """read_dotenv, with the line each value was set on (for messages)."""
+    text = _dotenv_text(path)
+    values: dict[str, tuple[str, int]] = {}
+    position, line = 0, 1
+    while position < len(text):
+        start = _DOTENV_BLANK.match(text, position).end()
+        line += text.count("\n", position, start)
+        statement = _dotenv_statement(text, start)
+        if statement is None:
+            message = f"{path} line {line} cannot be parsed (an unclosed quote?)"
+            raise AuraError(message, exit_code=EXIT_USAGE)
+        key, value, end = statement
+        if key is not None and value is not None:
+            values[key] = (value, line)
+        elif key is not None:
+            values.pop(key, None)
+        line += text.count("\n", start, end)
+        position = end
+    return values
+
+
+def _dotenv_text(path: str) -> str:
+    """The text of the regular file at `path` without its BOM; "" if nothing is there.
+
+    Anything else at `path` (a dangling link, a directory, a FIFO that would block) is
+    refused before it is opened.
+    """
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise AuraError(f"{path} is not a regular file", exit_code=EXIT_USAGE)
         with open(path, encoding="utf-8") as file:
-            text = file.read()
+            return file.read().removeprefix("\ufeff")
     except FileNotFoundError:
-        return {}
+        if os.path.lexists(path):
+            raise AuraError(f"{path} is a link to a missing file", exit_code=EXIT_USAGE) from None
+        return ""
     except UnicodeDecodeError:
         raise AuraError(f"{path} is not UTF-8 text", exit_code=EXIT_USAGE) from None
     except OSError as exc:
         raise AuraError(f"cannot read {path}: {exc.strerror}", exit_code=EXIT_USAGE) from None
-    values = {}
-    for number, line in enumerate(text.splitlines(), 1):
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        if line.startswith("export "):
-            line = line[len("export ") :].lstrip()
-        key, equals, value = line.partition("=")
-        key, value = key.strip(), value.strip()
-        if not equals or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
-            raise AuraError(f"{path} line {number} is not KEY=VALUE", exit_code=EXIT_USAGE)
-        quoted = re.fullmatch(r"""(["'])(.*?)\1(\s+#.*)?""", value)
-        value = quoted.group(2) if quoted else re.split(r"\s+#", value, maxsplit=1)[0]
-        values[key] = (value, number)
-    return values
+
+
+def _dotenv_statement(text: str, start: int) -> tuple[str | None, str | None, int] | None:
+    """The statement at `start` (blank lines first) as (key, value, where it ends), or None.
+
+    The key is None for a comment or the blank end of the file, the value None for a key
+    alone. None means python-dotenv could not parse the statement.
+    """
+    position = _DOTENV_BLANK.match(text, start).end()
+    if position == len(text):
+        return None, None, position
+    export = _DOTENV_EXPORT.match(text, position)
+    position = export.end() if export else position
+    key = value = None
+    if not text.startswith("#", position):
+        found = _DOTENV_KEY.match(text, position)
+        if not found:
+            return None
+        key, position = found[1] or found[2], found.end()
+    equals = _DOTENV_EQUALS.match(text, position)
+    if equals and text[equals.end() : equals.end() + 1] in _DOTENV_QUOTES:
+        quoted, escape = _DOTENV_QUOTES[text[equals.end()]]
+        found = quoted.match(text, equals.end())
+        if not found:
+            return None
+        value = escape.sub(lambda match: _DOTENV_CONTROLS.get(match[1], match[1]), found[1])
+        position = found.end()
+    elif equals:  # from just after `=`, so that in `KEY= # note` the comment has its space
+        rest = _DOTENV_REST_OF_LINE.match(text, equals.start(1))
+        value = _DOTENV_INLINE_COMMENT.split(rest[0], maxsplit=1)[0].strip()
+        position = rest.end()
+    end = _DOTENV_END.match(text, position)
+    return (key, value, end.end()) if end else None
 
 
 class _Parser(argparse.ArgumentParser):

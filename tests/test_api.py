@@ -291,14 +291,14 @@ def test_read_dotenv_understands_the_usual_forms(tmp_path):
     }
 
 
-def test_read_dotenv_rejects_junk_without_echoing_it(tmp_path):
+def test_read_dotenv_rejects_an_unclosed_quote_without_echoing_it(tmp_path):
     path = tmp_path / ".env"
-    path.write_text("A=1\nmy-secret-value\n")
+    path.write_text("A=1\nB='my-secret-value\n")
 
     with pytest.raises(ci.AuraError) as raised:
         ci.read_dotenv(str(path))
 
-    assert str(raised.value) == f"{path} line 2 is not KEY=VALUE"
+    assert str(raised.value) == f"{path} line 2 cannot be parsed (an unclosed quote?)"
 
 
 def test_read_dotenv_rejects_non_utf8(tmp_path):

@@ -702,14 +702,29 @@ def test_blank_dotenv_value_is_refused(fake, run, tmp_path):
     assert fake.connections == 0
 
 
-def test_dotenv_with_a_junk_line_is_refused_by_line_number_without_echoing_it(fake, run, tmp_path):
-    (tmp_path / ".env").write_text("# settings\nAURA_TENANT=Production\nhunter2-pasted-secret\n")
+def test_dotenv_with_an_unclosed_quote_is_refused_by_line_number_without_echoing_it(
+    fake, run, tmp_path
+):
+    (tmp_path / ".env").write_text(
+        "# settings\nAURA_TENANT=Production\n\nAURA_INSTANCE_NAME='hunter2-pasted\n"
+    )
 
     result = run()
 
     assert result.returncode == 2
-    assert result.stderr.splitlines() == ["error: .env line 3 is not KEY=VALUE"]
+    assert result.stderr.splitlines() == [
+        "error: .env line 4 cannot be parsed (an unclosed quote?)"
+    ]
     assert fake.connections == 0
+
+
+def test_dotenv_key_alone_on_a_line_is_skipped_as_python_dotenv_skips_it(fake, run, tmp_path):
+    (tmp_path / ".env").write_text("# settings\nAURA_TENANT=Production\nhunter2-pasted-secret\n")
+
+    result = run()
+
+    assert result.returncode == 0, result.stderr
+    assert "hunter2" not in result.stdout + result.stderr
 
 
 def test_non_utf8_dotenv_is_refused(fake, run, tmp_path):
