@@ -38,6 +38,7 @@ DEFAULTS = {"cloud_provider": "gcp", "region": "europe-west1", "memory": "2GB", 
 # ---------------------------------------------------------------------------
 
 import argparse
+import base64
 import contextlib
 import dataclasses
 import datetime
@@ -175,6 +176,36 @@ class AuraError(Exception):
         return str(self.args[0])
 
 
+class Secrets:
+    """The secrets of a run; whatever is added here is never shown or logged.
+
+    The client secret and its Basic-auth forms, every access token and the new
+    password are added as they appear. Shorter than 8 characters is no Aura
+    credential, and replacing it would mangle ordinary text.
+    """
+
+    def __init__(self) -> None:
+        self._known: set[str] = set()
+
+    def add(self, *secrets: str) -> None:
+        self._known.update(secret for secret in secrets if len(secret) >= 8)
+
+    def redact(self, text: str, keep: str = "") -> str:
+        """`text` with every secret but `keep` replaced by [redacted]."""
+        for secret in sorted(self._known - {keep}, key=len, reverse=True):
+            text = text.replace(secret, "[redacted]")
+        return text
+
+
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _printable(text: str) -> str:
+    r"""`text` with every C0 and C1 control escaped (\n, \x1b), so it stays one line
+    and cannot steer the terminal."""
+    return _CONTROLS.sub(lambda match: match[0].encode("unicode_escape").decode(), text)
+
+
 class _Retry(Retry):
     """urllib3's Retry, made safe for a call that creates billed instances.
 
@@ -273,9 +304,12 @@ class AuraClient:
     for API_URL, for programs that import this file.
     """
 
-    def __init__(self, base_url: str = API_URL, timeout: float = READ_TIMEOUT) -> None:
+    def __init__(
+        self, base_url: str = API_URL, timeout: float = READ_TIMEOUT, secrets: Secrets | None = None
+    ) -> None:
         self.base_url = base_url
         self.timeout = timeout
+        self.secrets = secrets or Secrets()  # what it sends and receives, to keep out of output
         self.session = _new_session()
         self.token: str | None = None  # the newest token of the run
         self._credentials: tuple[str, str] | None = None
@@ -297,6 +331,8 @@ class AuraClient:
         The token stays in memory; it is never written anywhere. The credentials
         are kept in memory too, so that call_endpoint can renew an expired token.
         """
+        basic = f"{client_id}:{client_secret}"
+        self.secrets.add(client_secret, basic, base64.b64encode(basic.encode()).decode())
         response = self.send(
             "POST",
             f"{self.base_url}/oauth/token",
@@ -321,6 +357,7 @@ class AuraClient:
         token = _json_of(response, "the token request").get("access_token")
         if not isinstance(token, str) or not token:
             raise AuraError("the token request succeeded but its answer has no access_token")
+        self.secrets.add(token)
         self._credentials = (client_id, client_secret)
         self.token = token
         return token
@@ -1229,7 +1266,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _run(settings: Settings, output: Output) -> int:
     """One run of the command line, after its settings are resolved and checked."""
-    client = AuraClient(settings.api_url, settings.timeout)
+    client = AuraClient(settings.api_url, settings.timeout, output.secrets)
     token = client.get_oauth_token(settings.client_id, settings.client_secret)
     tenant_id = client.get_tenant_id(settings.tenant, token)
     if settings.mode == "list-configurations":
@@ -1510,6 +1547,20 @@ def _configurations_table(offered: list[dict[str, Any]]) -> str:
 # ---------------------------------------------------------------------------
 
 
+class _SafeFormatter(logging.Formatter):
+    """The gate of stderr: every message leaves redacted, escaped and one line long."""
+
+    def __init__(self, secrets: Secrets) -> None:
+        super().__init__("%(message)s")
+        self.secrets = secrets
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = _printable(self.secrets.redact(super().format(record)))
+        # A line starting with :: is a workflow command to GitHub Actions; only
+        # the mask lines, which do not pass here, may be one.
+        return f" {line}" if line.startswith("::") else line
+
+
 class Output:
     """Everything the run hands to the user: the credentials, results, stdout.
 
@@ -1517,11 +1568,14 @@ class Output:
     file, GITHUB_OUTPUT, the GitHub mask lines, then stdout (text at once;
     JSON when the run ends, however it ends, so that the one-time password
     reaches stdout even when the wait fails or the run is interrupted).
-    Messages for people go to stderr through the `log` logger.
+    Messages for people go to stderr through the `log` logger, whose handler
+    main() gives a _SafeFormatter with the same Secrets. Whatever came from
+    the network is redacted and, where a person reads it, escaped.
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, secrets: Secrets | None = None) -> None:
         self.settings = settings
+        self.secrets = secrets or Secrets()
         self.result: dict[str, Any] = {}  # the create answer, plus what the run learnt
         self.exit_code = EXIT_OK
 
@@ -1548,47 +1602,62 @@ class Output:
     def deliver(self, instance: dict[str, Any]) -> None:
         """Save and show a new instance's credentials (file, CI, masks, then text)."""
         settings = self.settings
-        self.result = dict(instance)
-        password = str(instance.get("password") or "")
+        password = _field(instance, "password")
+        self.secrets.add(password)
+        self.result = {
+            key: value if key == "password" else self._redacted(value, keep=password)
+            for key, value in instance.items()
+        }
+        values = {
+            key: _field(instance, key)
+            if key == "password"
+            else self._redacted(_field(instance, key), keep=password)
+            for key in _CREDENTIAL_FIELDS
+        }
+        problems = _credential_problems(instance)
         if settings.save_credentials:
-            self._save_file(instance)
+            self._save_file(values)
         else:
             log.info("No credentials file (--no-credentials-file): stdout is the only copy.")
         if settings.github_output:
-            self._write_github_outputs(settings.github_output)
-        mask = f"::add-mask::{password}\n" if settings.github_actions and password else ""
-        if mask:
+            self._write_github_outputs(settings.github_output, values)
+        masks = [f"::add-mask::{secret}" for secret in _mask_values(password)]
+        if settings.github_actions:
             # The runner reads workflow commands from stderr as well as stdout, and
             # stderr is the stream a calling script does not capture.
-            _write_stderr(mask)
+            _write_stderr("".join(f"{mask}\n" for mask in masks))
         if settings.output == "text":
-            # A missing value prints as nothing, never as "None", which reads like a password.
-            lines = [
-                f"Instance ID {instance.get('id')}",
-                f"Username {instance.get('username') or ''}",
-            ]
-            if settings.quiet and "credentials_file" in self.result:
-                lines.append(f"Credentials file {self.result['credentials_file']}")
-            else:
-                if mask:  # also on stdout, so that anything replaying stdout masks it
-                    lines.append(mask.rstrip("\n"))
-                lines.append(f"Password {password}")
-            lines.append(f"Connection URI {instance.get('connection_url') or ''}")
-            self._stdout("".join(f"{line.rstrip()}\n" for line in lines))
-        missing = [key for key in ("password", "connection_url") if not instance.get(key)]
-        if missing:
+            self._stdout("".join(f"{line}\n" for line in self._text_lines(values, masks)))
+        if problems:
             log.error(
-                "error: instance %s was created, but the API's answer had no %s; find it in "
-                "the Aura console (a lost password can be reset there)",
-                instance.get("id"),
-                " and no ".join(missing),
+                "error: instance %s was created, but the API's answer %s; find it in the Aura "
+                "console (a lost password can be reset there)",
+                values["id"],
+                " and ".join(problems),
             )
             self.exit_code = EXIT_FAILED
 
-    def _save_file(self, instance: dict[str, Any]) -> None:
-        path = self.settings.credentials_file or _default_credentials_path(instance)
+    def _text_lines(self, values: dict[str, str], masks: list[str]) -> list[str]:
+        """The labelled lines of text mode: one line each, whatever the values hold."""
+        settings = self.settings
+        lines = [f"Instance ID {values['id']}", f"Username {values['username']}"]
+        if settings.quiet and "credentials_file" in self.result:
+            lines.append(f"Credentials file {self.result['credentials_file']}")
+        else:
+            if settings.github_actions:  # also on stdout, for whatever replays stdout
+                lines += masks
+            lines.append(f"Password {values['password']}")
+        lines.append(f"Connection URI {values['connection_url']}")
+        # A missing value prints as nothing, never as "None", which reads like a password.
+        return [line if line in masks else _printable(line).rstrip() for line in lines]
+
+    def _save_file(self, values: dict[str, str]) -> None:
+        path = self.settings.credentials_file or _default_credentials_path(values["id"])
+        content = _credentials_file_text(values)
         try:
-            _save_credentials(instance, path)
+            if content is None:
+                raise OSError("the API's answer has a value that no .env file can hold exactly")
+            _save_credentials(content, path)
         except OSError as exc:
             log.warning(
                 "warning: could not save the credentials to %s (%s); stdout has the only "
@@ -1601,19 +1670,18 @@ class Output:
         self.result["credentials_file"] = path
         log.info("Credentials saved to %s (readable only by you).", path)
 
-    def _write_github_outputs(self, path: str) -> None:
+    def _write_github_outputs(self, path: str, values: dict[str, str]) -> None:
         """Append the step outputs in GitHub's format; multi-line values as heredocs."""
         outputs = {
-            "instance_id": self.result.get("id"),
-            "instance_name": self.result.get("name"),
-            "connection_uri": self.result.get("connection_url"),
-            "username": self.result.get("username"),
-            "password": self.result.get("password"),
-            "credentials_file": self.result.get("credentials_file"),
+            "instance_id": values["id"],
+            "instance_name": values["name"],
+            "connection_uri": values["connection_url"],
+            "username": values["username"],
+            "password": values["password"],
+            "credentials_file": self.result.get("credentials_file", ""),
         }
         text = ""
         for name, value in outputs.items():
-            value = "" if value is None else str(value)
             if "\n" in value or "\r" in value:
                 delimiter = f"ghadelimiter_{os.urandom(16).hex()}"
                 text += f"{name}<<{delimiter}\n{value}\n{delimiter}\n"
@@ -1629,9 +1697,19 @@ class Output:
             )
             self.exit_code = EXIT_FAILED
 
+    def _redacted(self, value: Any, keep: str) -> Any:
+        """A value from the API with every secret but `keep` redacted."""
+        if isinstance(value, str):
+            return self.secrets.redact(value, keep)
+        if isinstance(value, list):
+            return [self._redacted(item, keep) for item in value]
+        if isinstance(value, dict):
+            return {key: self._redacted(item, keep) for key, item in value.items()}
+        return value
+
     def _show(self, text: str) -> None:
         """Write a result that is the whole point of the run; a closed stdout is an error."""
-        if not _write_stdout(text):
+        if not _write_stdout(self.secrets.redact(text)):
             raise AuraError("stdout was closed before the result could be written")
 
     def _stdout(self, text: str) -> None:
@@ -1651,32 +1729,98 @@ class Output:
         self.exit_code = EXIT_FAILED
 
 
-def _default_credentials_path(instance: dict[str, Any]) -> str:
-    """The Aura console's file name. The id comes from the API: keep it to a safe name."""
-    safe_id = re.sub(r"[^A-Za-z0-9_-]", "_", str(instance.get("id")))
-    return f"Neo4j-{safe_id}-Created-{datetime.date.today().isoformat()}.txt"
+_CREDENTIAL_FIELDS = ("id", "name", "username", "password", "connection_url")
+_PLAIN_ID = re.compile(r"[A-Za-z0-9-]+")
 
 
-def _save_credentials(instance: dict[str, Any], path: str) -> None:
-    """Write the credentials in the Aura console's format, which also works as a .env file.
+def _field(instance: dict[str, Any], key: str) -> str:
+    """A text field of the create answer; anything but text counts as missing."""
+    value = instance.get(key)
+    return value if isinstance(value, str) else ""
 
-    The file is created with mode 0600, so it is never readable by others,
-    not even for a moment; an existing file is never replaced; and the data
-    is on disk before this returns.
+
+def _credential_problems(instance: dict[str, Any]) -> list[str]:
+    """What is wrong with the credentials in a create answer, as phrases."""
+    problems = []
+    if not _PLAIN_ID.fullmatch(_field(instance, "id")):
+        # It would have named the credentials file: the file got a name without it.
+        problems.append("had an instance id that is not a plain id (letters, digits, dashes)")
+    for key in ("password", "connection_url", "username"):
+        value = instance.get(key)
+        if value is None or value == "":
+            if key != "username":
+                problems.append(f"had no {key}")
+        elif not isinstance(value, str):
+            problems.append(f"had a {type(value).__name__} as {key}, not text")
+    return problems
+
+
+def _mask_values(password: str) -> list[str]:
+    """What to mask in a GitHub log: each line of the password, and its escaped form."""
+    lines = [line for line in re.split(r"\r\n|\r|\n", password) if line.strip()]
+    shown = _printable(password)
+    return lines + ([shown] if shown != password else [])
+
+
+def _default_credentials_path(instance_id: str) -> str:
+    """The Aura console's file name, if the id is a plain id; else one without it."""
+    if not _PLAIN_ID.fullmatch(instance_id):
+        instance_id = f"instance-{os.urandom(4).hex()}"
+    return f"Neo4j-{instance_id}-Created-{datetime.date.today().isoformat()}.txt"
+
+
+def _credentials_file_text(values: dict[str, str]) -> str | None:
+    """The credentials in the Aura console's format, which also works as a .env file.
+
+    Every value reads back exactly as Aura sent it, with python-dotenv or
+    read_dotenv; None if one cannot (python-dotenv expands ${...} in any
+    quotes, and has no escape for most control characters).
     """
-    content = "".join(
-        f"{line}\n"
-        for line in (
-            "# Wait 60 seconds before connecting using these details, or login to "
-            "https://console.neo4j.io to validate the Aura Instance is available",
-            f"NEO4J_URI={instance.get('connection_url') or ''}",
-            f"NEO4J_USERNAME={instance.get('username') or ''}",
-            f"NEO4J_PASSWORD={instance.get('password') or ''}",
-            "NEO4J_DATABASE=neo4j",
-            f"AURA_INSTANCEID={instance.get('id') or ''}",
-            f"AURA_INSTANCENAME={instance.get('name') or ''}",
-        )
-    )
+    lines = [
+        "# Wait 60 seconds before connecting using these details, or login to "
+        "https://console.neo4j.io to validate the Aura Instance is available"
+    ]
+    for key, field in _CREDENTIALS_FILE_KEYS:
+        value = _dotenv_value(values[field] if field else "neo4j")
+        if value is None:
+            return None
+        lines.append(f"{key}={value}")
+    return "".join(f"{line}\n" for line in lines)
+
+
+_CREDENTIALS_FILE_KEYS = (
+    ("NEO4J_URI", "connection_url"),
+    ("NEO4J_USERNAME", "username"),
+    ("NEO4J_PASSWORD", "password"),
+    ("NEO4J_DATABASE", None),
+    ("AURA_INSTANCEID", "id"),
+    ("AURA_INSTANCENAME", "name"),
+)
+_DOTENV_BARE = re.compile(r"[A-Za-z0-9_.,:;/?@%&*+=!^~()\[\]{}<>|-]*")
+# What python-dotenv decodes in double quotes; it has no escape for other controls.
+_DOTENV_ESCAPES = {
+    "\\": "\\\\",
+    '"': '\\"',
+    **{c: f"\\{e}" for c, e in zip("\a\b\f\n\r\t\v", "abfnrtv")},
+}
+_DOTENV_UNWRITABLE = re.compile(r"\$\{|[\x00-\x06\x0e-\x1f\x7f-\x9f]")
+
+
+def _dotenv_value(value: str) -> str | None:
+    """`value` as .env text that reads back exactly, on one line; None if none can."""
+    if _DOTENV_BARE.fullmatch(value):
+        return value
+    if _DOTENV_UNWRITABLE.search(value):
+        return None
+    return '"' + "".join(_DOTENV_ESCAPES.get(char, char) for char in value) + '"'
+
+
+def _save_credentials(content: str, path: str) -> None:
+    """Write the credentials file: mode 0600, never replacing a file, on disk at return.
+
+    The mode is set as the file is created, so it is never readable by
+    others, not even for a moment.
+    """
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "w", encoding="utf-8") as file:
         file.write(content)
@@ -1741,6 +1885,7 @@ class _Progress:
 
     def show(self, status: str, elapsed: float) -> None:
         note = "" if status in KNOWN_STATUSES else " (a status this script does not know)"
+        status = _printable(status)  # it came from the network
         if self.on_terminal:
             _write_stderr(f"\r\x1b[KInstance status: {status}{note}, {elapsed:.0f} s")
         elif status != self.last:
@@ -1953,8 +2098,9 @@ _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     args = build_parser().parse_args(argv)
+    secrets = Secrets()
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(message)s"))
+    handler.setFormatter(_SafeFormatter(secrets))
     log.addHandler(handler)
     log.setLevel(logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO)
     # SIGTERM (a cancelled CI job, a `timeout`) unwinds like Ctrl-C, so the
@@ -1962,7 +2108,7 @@ def main(argv: list[str] | None = None) -> int:
     previous_sigterm = signal.signal(signal.SIGTERM, _stop)
     try:
         settings = resolve_settings(args, os.environ)
-        return _run(settings, Output(settings))
+        return _run(settings, Output(settings, secrets))
     except AuraError as exc:
         log.error("error: %s", exc)
         return exc.exit_code

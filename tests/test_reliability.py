@@ -659,11 +659,13 @@ def test_instance_id_from_the_api_cannot_escape_the_directory(fake, run, tmp_pat
 
     result = run()
 
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 1
     [path] = credentials_files(tmp_path)
     assert path.parent == tmp_path
-    assert path.name.startswith("Neo4j-______evil-Created-")
+    assert path.name.startswith("Neo4j-instance-") and "evil" not in path.name
     assert "AURA_INSTANCEID=../../evil" in path.read_text().splitlines()
+    [error] = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert "not a plain id" in error
 
 
 # ---------------------------------------------------------------------------
