@@ -120,10 +120,12 @@ KNOWN_STATUSES = frozenset(
         "restoring",
         "updating",
         "overwriting",
+        "deleting",
     }
 )
 HOPELESS_STATUSES = frozenset(  # from creating, these never lead to running by themselves
-    {"destroying", "pausing", "paused", "suspending", "suspended", "loading failed"}
+    # "deleting" is not in the spec, but Neo4j's own clients' tests see it for destroying.
+    {"destroying", "deleting", "pausing", "paused", "suspending", "suspended", "loading failed"}
 )
 
 EXIT_OK = 0
@@ -763,6 +765,15 @@ def resolve_settings(
     )
 
 
+def _encodable(text: str) -> bool:
+    """Whether `text` can be sent as UTF-8 (os.environ keeps undecodable bytes as surrogates)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _refuse(problems: list[str]) -> None:
     if problems:
         raise AuraError("; ".join(problems), exit_code=EXIT_USAGE)
@@ -785,12 +796,23 @@ class _Lookup:
         self.environ = environ
         self.dotenv = dotenv
         self.blank: dict[str, list[str]] = {}  # "environment" or ".env": blank variables
-        # In a pipeline, --region "$REGION" with REGION unset must not mean the default.
-        self.problems = [
-            f"--{option.replace('_', '-')} is blank; give it a value or leave it out"
-            for option, value in vars(args).items()
-            if isinstance(value, str) and not value.strip()
-        ]
+        self.problems: list[str] = []
+        for option, value in vars(args).items():
+            if isinstance(value, str):
+                self._check_text(value, f"--{option.replace('_', '-')}")
+
+    def _check_text(self, value: str, where: str) -> bool:
+        """Whether `value` is usable text; if not, say so (never echoing it: it may be a secret)."""
+        if not value.strip():
+            # In a pipeline, --region "$REGION" with REGION unset must not mean the default.
+            self.problems.append(f"{where} is blank; give it a value or leave it out")
+        elif _CONTROLS.search(value):
+            self.problems.append(f"{where} contains a control character (a line break, say)")
+        elif not _encodable(value):
+            self.problems.append(f"{where} is not valid UTF-8 text")
+        else:
+            return True
+        return False
 
     def setting(self, name: str, flag: str) -> tuple[Any, str] | None:
         """The value of the setting behind constant `name`, and where it came from."""
@@ -805,8 +827,12 @@ class _Lookup:
             return _BOOLEANS.get(text.strip().lower(), False), where
         if found:
             return found
-        if globals()[name] != "":
-            return globals()[name], f"{name} in create_instance.py"
+        constant = globals()[name]
+        if constant != "":
+            where = f"{name} in create_instance.py"
+            if isinstance(constant, str):
+                self._check_text(constant, where)
+            return constant, where
         return None
 
     def variable(self, name: str) -> tuple[str, str] | None:
@@ -823,7 +849,9 @@ class _Lookup:
             # In CI a blank variable is usually a secret that did not expand.
             self.blank.setdefault(group, []).append(key)
             return None
-        return value, where
+        # The client id and secret have always been stripped: a secret file's last newline.
+        value = value.strip() if name.startswith("CLIENT_") else value
+        return (value, where) if self._check_text(value, where) else None
 
     def credentials(self) -> tuple[str, str]:
         """The client id and secret, from the environment or .env only.
@@ -837,18 +865,17 @@ class _Lookup:
                 f"{' and '.join(keys)} {'is' if one else 'are'} set but blank in the {group}; "
                 f"give {'it' if one else 'them'} a value or unset {'it' if one else 'them'}"
             )
-        blank = {key for keys in self.blank.values() for key in keys}
         missing = [
             key
             for key, hit in zip(("AURA_CLIENT_ID", "AURA_CLIENT_SECRET"), found)
-            if hit is None and key not in blank
+            if hit is None and not any(key in problem for problem in self.problems)
         ]
         if missing:
             self.problems.append(
                 f"{' and '.join(missing)} not set: create API credentials in the Aura console, "
                 "then export them or put them in .env"
             )
-        return (found[0] or ("", ""))[0].strip(), (found[1] or ("", ""))[0].strip()
+        return (found[0] or ("", ""))[0], (found[1] or ("", ""))[0]
 
 
 def _spec_from(
@@ -1399,22 +1426,28 @@ def _create_without_duplicates(
 def _explain_rejection(
     client: AuraClient, token: str, spec: dict[str, Any], rejection: AuraError
 ) -> AuraError:
-    """Turn a 400 from the create call into what the tenant offers instead.
+    """A 400 from the create call: Aura's own message and reason, then, if the
+    tenant's configurations disagree with the request, what it offers instead.
 
     The configurations are fetched only now, after Aura said no: a check
     before every create would cost each successful run a round trip, and
     Aura checks the combination itself anyway, creating nothing when it
-    rejects it.
+    rejects it. Either way a 400 created nothing, and the fix is the user's.
     """
+    refused = rejection.args[0]
+    refused += f" (reason: {', '.join(rejection.reasons)})" if rejection.reasons else ""
+    refused += f" (X-Request-Id {rejection.request_id})" if rejection.request_id else ""
     if "tenant-not-found" in rejection.reasons:
-        return _unknown_tenant(client, token, spec["tenant_id"])
+        unknown = _unknown_tenant(client, token, spec["tenant_id"])
+        return AuraError(f"{refused}; {unknown}", exit_code=EXIT_USAGE)
     try:
         problem = _configuration_problem(spec, client.get_configurations(token, spec["tenant_id"]))
     except AuraError:
         problem = None
-    # No problem found means another reason (missing billing details, say): Aura's
-    # own message then. Either way a 400 created nothing, and the fix is the user's.
-    return AuraError(f"{problem or rejection} (nothing was created)", exit_code=EXIT_USAGE)
+    return AuraError(
+        f"{refused}; {problem + ' ' if problem else ''}(nothing was created)",
+        exit_code=EXIT_USAGE,
+    )
 
 
 def _tenant_configurations(client: AuraClient, token: str, tenant_id: str) -> list[dict[str, Any]]:
