@@ -758,23 +758,12 @@ def test_an_instance_gone_with_a_recorded_404_ends_the_wait_with_exit_4(fake, ru
     assert len(fake.sent(*POLL)) == 1
 
 
-DELETING_BUG = (
-    "create_instance.py's HOPELESS_STATUSES (and KNOWN_STATUSES) lack 'deleting', the status "
-    "Neo4j's own clients record for an instance being deleted (aura-cli's DELETE answer; GDS "
-    "treats it as 'Instance is being deleted'); the wait shows it as unknown and polls until "
-    "--wait-timeout, then says the instance 'may still become ready' instead of ending at once"
-)
-
-
 @pytest.mark.parametrize(
     "answer",
     [
         gds_instance_being_deleted("destroying"),
-        pytest.param(
-            gds_instance_being_deleted("deleting"),
-            marks=pytest.mark.xfail(strict=True, reason=DELETING_BUG),
-        ),
-        pytest.param(AURA_CLI_DELETED, marks=pytest.mark.xfail(strict=True, reason=DELETING_BUG)),
+        gds_instance_being_deleted("deleting"),
+        AURA_CLI_DELETED,
     ],
     ids=["gds-destroying", "gds-deleting", "aura-cli-delete-answer"],
 )
