@@ -13,7 +13,12 @@ then 404 db-not-found (also to a repeat); the instance shows "destroying" for
 
 Tests script faults per endpoint and per call number with `FakeAura.on`, and
 assert on `FakeAura.requests` (every request received) and
-`FakeAura.connections` (every TCP connection accepted).
+`FakeAura.connections` (every TCP connection accepted). A `Fault` can also
+hold an answer back until the test releases it, and answer with anything a
+hostile network might send: any bytes and headers, a body quoting the
+request's credentials, an endless stream, a drip, fields of a real answer
+rewritten. A second FakeAura on `other_loopback_host()` can play the target
+of a redirect.
 
 Each new instance's connection URL points at a second server on 127.0.0.1
 that plays the new database's Query API (POST /db/neo4j/query/v2): it answers
@@ -29,6 +34,8 @@ from __future__ import annotations
 
 import argparse
 import base64
+import functools
+import ipaddress
 import json
 import re
 import secrets
@@ -37,8 +44,10 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from socketserver import TCPServer
 from typing import Any, Callable
 from urllib.parse import parse_qs, urlsplit
 
@@ -50,6 +59,7 @@ TENANT_ID = "6981ace7-efe8-4f5c-b7c5-267b5162ce91"  # the one tenant, "Productio
 SHUTDOWN_POLL = 0.02
 # A held call answers anyway after this long, so a broken test cannot hang the suite.
 HOLD_TIMEOUT = 30.0
+REMOVE = object()  # in Fault.patch: leave this key out of the answer
 
 DEFAULT_CONFIGURATIONS = [
     {
@@ -83,9 +93,15 @@ DEFAULT_CONFIGURATIONS = [
 
 @dataclass
 class Fault:
-    """What to do instead of (or after) the normal handling of one call.
+    r"""What to do instead of (or after) the normal handling of one call.
 
-    status/headers/body replace the answer; `delay` waits before answering;
+    status and body replace the answer (body counts only with a status: a
+    dict or list, sent as JSON; a str or bytes, sent as they are, with
+    Content-Length their raw length; or a callable taking the Recorded request
+    and returning any of those, such as `echo_headers`); `headers` are added
+    to the answer, whatever its status, and replace the fake's own of the
+    same name (Content-Type; even Content-Length, to lie about it: the
+    connection then closes after the body); `delay` waits before answering;
     `drop` closes the connection without any answer; `apply` first performs
     the call for real (so a POST that "failed" still created its instance);
     `expire_tokens` makes every token issued so far invalid before the call;
@@ -98,6 +114,17 @@ class Fault:
     passes, or the fake stops): wait for `arrived`, signal the script, wait
     for what it prints, set `hold`. A held fault without status, drop or
     apply performs the call and answers normally.
+
+    Hostile answers, for a script that must survive anything:
+    `patch` rewrites fields of the answer's "data" (each item's, for a list),
+    REMOVE leaving a key out: Fault(patch={"password": "a\n::add-mask::x"})
+    creates the instance and answers with that password;
+    `stream_bytes` replaces the body with that many bytes made on the fly,
+    '{"data": [' then spaces then ']}', costing the fake no memory;
+    `framing` is how the body's end is told: "length" (Content-Length),
+    "chunked" (Transfer-Encoding) or "close" (neither; the connection closes);
+    `drip` sends the body one byte at a time, that many seconds apart,
+    stopping when the client goes away.
     """
 
     status: int | None = None
@@ -110,6 +137,14 @@ class Fault:
     action: Callable[[], None] | None = None
     hold: threading.Event | None = None
     arrived: threading.Event = field(default_factory=threading.Event)
+    patch: dict[str, Any] | None = None
+    stream_bytes: int = 0
+    framing: str = "length"
+    drip: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.framing not in ("length", "chunked", "close"):
+            raise ValueError(f"framing must be length, chunked or close, not {self.framing!r}")
 
 
 @dataclass
@@ -127,6 +162,67 @@ class Recorded:
     @property
     def json(self) -> Any:
         return json.loads(self.body)
+
+
+def echo_headers(request: Recorded) -> dict[str, str]:
+    """A Fault body quoting the request's headers verbatim, Authorization included,
+    as a careless server's error does: Fault(status=400, body=echo_headers)."""
+    quoted = "; ".join(f"{name}: {value}" for name, value in request.headers.items())
+    return {"error": "invalid_request", "error_description": f"rejected: {quoted}"}
+
+
+@functools.cache
+def other_loopback_host() -> str:
+    """A loopback host other than 127.0.0.1, for a second FakeAura (a redirect's
+    target): 127.0.0.2 where it can be bound, else "localhost", another name."""
+    try:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.2", 0))
+    except OSError:
+        return "localhost"
+    return "127.0.0.2"
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _patched(answer: Any, patch: dict[str, Any]) -> Any:
+    """The answer with fields of its data (or of each item of a data list) rewritten."""
+
+    def rewrite(item: Any) -> Any:
+        if not isinstance(item, dict):
+            return item
+        new = {**item, **patch}
+        return {k: v for k, v in new.items() if v is not REMOVE}
+
+    if not isinstance(answer, dict) or "data" not in answer:
+        return answer
+    data = answer["data"]
+    return {
+        **answer,
+        "data": [rewrite(i) for i in data] if isinstance(data, list) else rewrite(data),
+    }
+
+
+def _filler(size: int) -> Iterator[bytes]:
+    """`size` bytes of a JSON object with an empty data list, padded with spaces."""
+    head, tail = b'{"data": [', b"]}"
+    if size < len(head) + len(tail):
+        yield b" " * size
+        return
+    yield head
+    block = b" " * 65536
+    left = size - len(head) - len(tail)
+    while left > 0:
+        yield block if left >= len(block) else block[:left]
+        left -= len(block)
+    yield tail
 
 
 @dataclass
@@ -169,7 +265,11 @@ def _route(path: str) -> str:
 
 
 class FakeAura:
-    """The fake API server. Use as a context manager, or start()/stop()."""
+    """The fake API server. Use as a context manager, or start()/stop().
+
+    `host` is a loopback address or "localhost" (anything else is refused);
+    the database servers of the instances it creates listen there too.
+    """
 
     def __init__(
         self,
@@ -179,7 +279,11 @@ class FakeAura:
         client_secret: str = CLIENT_SECRET,
         rtt: float = 0.0,
         port: int = 0,
+        host: str = "127.0.0.1",
     ) -> None:
+        if not _is_loopback(host):
+            raise ValueError(f"the fake serves loopback addresses only, not {host}")
+        self.host = host
         self.client_id = client_id
         self.client_secret = client_secret
         self.tenants = (
@@ -210,7 +314,7 @@ class FakeAura:
         self._calls: dict[tuple[str, str], int] = {}
         self._lock = threading.Lock()
         self._stopped = threading.Event()  # releases held calls
-        self._server = _Server(("127.0.0.1", port), _handler_for(self))
+        self._server = _Server((host, port), _handler_for(self))
         self._server.fake = self
         self._thread: threading.Thread | None = None
         # The new databases' Query API: bound now, so connection URLs can name
@@ -218,7 +322,7 @@ class FakeAura:
         self.query_ready_after = 0.0  # seconds after running until queries succeed
         self.query_unready = "503"  # or "refuse": no connections until then
         self.query_requests: list[Recorded] = []
-        self._query = _Server(("127.0.0.1", 0), _query_handler_for(self), bind_and_activate=False)
+        self._query = _Server((host, 0), _query_handler_for(self), bind_and_activate=False)
         self._query.fake = self
         self._query.allow_reuse_address = True
         self._query.server_bind()
@@ -229,8 +333,7 @@ class FakeAura:
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{self.host}:{self._server.server_address[1]}"
 
     def start(self) -> FakeAura:
         self._thread = threading.Thread(
@@ -317,7 +420,7 @@ class FakeAura:
         port = self._query.server_address[1]
         data = {
             "id": instance_id,
-            "connection_url": f"neo4j+s://127.0.0.1:{port}",
+            "connection_url": f"neo4j+s://{self.host}:{port}",
             "username": "neo4j",
             "password": secrets.token_urlsafe(32),
             "tenant_id": spec["tenant_id"],
@@ -365,9 +468,17 @@ class FakeAura:
         return None
 
 
+_NORMAL = Fault()  # how a call without a scripted fault is answered
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     fake: FakeAura
+
+    def server_bind(self) -> None:
+        # HTTPServer's would look the host up (getfqdn): perhaps a DNS query, off loopback.
+        TCPServer.server_bind(self)
+        self.server_name, self.server_port = self.server_address[:2]
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # A client that gave up (a test's short read timeout) is expected here.
@@ -429,18 +540,17 @@ def _handler_for(fake: FakeAura) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             route = _route(parts.path)
+            recorded = Recorded(
+                self.command,
+                parts.path,
+                parse_qs(parts.query),
+                dict(self.headers.items()),
+                body,
+                self.connection_number,
+                time.monotonic(),
+            )
             with fake._lock:
-                fake.requests.append(
-                    Recorded(
-                        self.command,
-                        parts.path,
-                        parse_qs(parts.query),
-                        dict(self.headers.items()),
-                        body,
-                        self.connection_number,
-                        time.monotonic(),
-                    )
-                )
+                fake.requests.append(recorded)
                 key = (self.command, route)
                 fake._calls[key] = fake._calls.get(key, 0) + 1
                 scripted = fake._faults.get(key, [])
@@ -465,10 +575,14 @@ def _handler_for(fake: FakeAura) -> type[BaseHTTPRequestHandler]:
                     self.close_connection = True
                     self.connection.shutdown(socket.SHUT_RDWR)
                     return
+                headers = {**headers, **fault.headers}
                 if fault.status:
                     status, answer = fault.status, fault.body
-                    headers = {**headers, **fault.headers}
-            self._send(status, answer, headers)
+                    if callable(answer):
+                        answer = answer(recorded)
+                if fault.patch:
+                    answer = _patched(answer, fault.patch)
+            self._send(status, answer, headers, fault or _NORMAL)
 
         def _wait_for(self, hold: threading.Event) -> None:
             deadline = time.monotonic() + HOLD_TIMEOUT
@@ -477,20 +591,56 @@ def _handler_for(fake: FakeAura) -> type[BaseHTTPRequestHandler]:
                     fake.log.append(f"{self.command} {self.path}: held call answered unreleased")
                     return
 
-        def _send(self, status: int, answer: Any, headers: dict[str, str]) -> None:
+        def _send(self, status: int, answer: Any, headers: dict[str, str], fault: Fault) -> None:
             if isinstance(answer, (dict, list)):
                 payload = json.dumps(answer).encode()
                 content_type = "application/json"
             else:
                 payload = (answer or "").encode() if isinstance(answer, str) else answer or b""
                 content_type = "text/html" if payload.startswith(b"<") else "text/plain"
+            chunks: Iterable[bytes] = [payload]
+            size = len(payload)
+            if fault.stream_bytes:
+                chunks, size = _filler(fault.stream_bytes), fault.stream_bytes
+                content_type = "application/json"
+            own = {"Content-Type": content_type}
+            if fault.framing == "length":
+                own["Content-Length"] = str(size)
+            elif fault.framing == "chunked":
+                own["Transfer-Encoding"] = "chunked"
+            else:
+                own["Connection"] = "close"
+            given = {name.lower() for name in headers}
             self.send_response(status)
-            self.send_header("Content-Type", headers.pop("Content-Type", content_type))
-            self.send_header("Content-Length", str(len(payload)))
+            for name, value in own.items():
+                if name.lower() not in given:
+                    self.send_header(name, value)
             for name, value in headers.items():
                 self.send_header(name, value)
             self.end_headers()
-            self.wfile.write(payload)
+            if fault.framing == "close" or given & {"content-length", "transfer-encoding"}:
+                self.close_connection = True  # the client cannot tell where the body ends
+            try:
+                self._write(chunks, fault.framing == "chunked", fault.drip)
+            except OSError:
+                fake.log.append(f"{self.command} {self.path}: client went away mid-answer")
+                self.close_connection = True
+
+        def _write(self, chunks: Iterable[bytes], chunked: bool, drip: float) -> None:
+            first = True
+            for chunk in chunks:
+                for piece in (chunk[i : i + 1] for i in range(len(chunk))) if drip else [chunk]:
+                    if not piece:
+                        continue
+                    if drip and not first and fake._stopped.wait(drip):
+                        self.close_connection = True  # the fake stopped: stop dripping
+                        return
+                    first = False
+                    if chunked:
+                        piece = b"%x\r\n%s\r\n" % (len(piece), piece)
+                    self.wfile.write(piece)
+            if chunked:
+                self.wfile.write(b"0\r\n\r\n")
 
         def _dispatch(self, path: str, query: str, body: bytes) -> tuple[int, Any, dict[str, str]]:
             try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import gzip
 import signal
 import socket
 import subprocess
@@ -14,7 +16,16 @@ from typing import Any
 import pytest
 import requests
 
-from fake_aura import CLIENT_ID, CLIENT_SECRET, TENANT_ID, FakeAura, Fault
+from fake_aura import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    REMOVE,
+    TENANT_ID,
+    FakeAura,
+    Fault,
+    echo_headers,
+    other_loopback_host,
+)
 from helpers import wait_for
 
 SPEC = {
@@ -243,3 +254,162 @@ def test_standalone_ctrl_c_exits_130_quietly():
     assert lines[2] == "  python create_instance.py\n"
     assert process.returncode == 130
     assert stderr == ""
+
+
+# ---------------------------------------------------------------------------
+# Hostile answers
+# ---------------------------------------------------------------------------
+
+
+def test_echo_headers_quotes_the_basic_credentials_of_the_token_call(fake):
+    fake.on("POST", "/oauth/token", Fault(status=400, body=echo_headers))
+
+    answer = requests.post(
+        f"{fake.url}/oauth/token",
+        auth=(CLIENT_ID, CLIENT_SECRET),
+        data={"grant_type": "client_credentials"},
+        timeout=5,
+    )
+
+    basic = base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
+    assert answer.status_code == 400
+    assert answer.json()["error"] == "invalid_request"
+    assert f"Authorization: Basic {basic}" in answer.json()["error_description"]
+
+
+def test_a_callable_body_can_quote_the_bearer_token_in_any_shape(fake):
+    fake.on(
+        "GET",
+        "/v1/tenants",
+        Fault(status=404, body=lambda r: f"no tenants for {r.headers['Authorization']}"),
+    )
+    bearer = token(fake)
+
+    answer = requests.get(
+        f"{fake.url}/v1/tenants", headers={"Authorization": f"Bearer {bearer}"}, timeout=5
+    )
+
+    assert answer.status_code == 404
+    assert answer.headers["Content-Type"] == "text/plain"
+    assert answer.text == f"no tenants for Bearer {bearer}"
+
+
+def test_raw_gzip_bytes_go_out_with_their_raw_length(fake):
+    compressed = gzip.compress(b'{"data": []}' + b" " * 100_000)
+    fake.on(
+        "GET",
+        "/v1/tenants",
+        Fault(
+            status=200,
+            body=compressed,
+            headers={"Content-Encoding": "gzip", "Content-Type": "application/json"},
+        ),
+    )
+
+    answer = api(fake, "GET", "/v1/tenants")
+
+    assert answer.headers["Content-Length"] == str(len(compressed))
+    assert answer.headers["Content-Encoding"] == "gzip"
+    assert answer.json() == {"data": []}
+
+
+def test_headers_apply_to_a_normal_answer_and_may_replace_the_fakes_own(fake):
+    fake.on("GET", "/v1/tenants", Fault(headers={"Content-Type": "text/html", "X-Extra": "1"}))
+
+    answer = api(fake, "GET", "/v1/tenants")
+
+    assert answer.status_code == 200
+    assert answer.headers["Content-Type"] == "text/html"
+    assert answer.headers["X-Extra"] == "1"
+    assert answer.json()["data"][0]["id"] == TENANT_ID
+
+
+@pytest.mark.parametrize("framing", ["length", "chunked", "close"])
+def test_stream_bytes_sends_exactly_that_many_bytes(fake, framing):
+    size = 3_000_000
+    fake.on("GET", "/v1/tenants", Fault(status=200, stream_bytes=size, framing=framing))
+
+    answer = api(fake, "GET", "/v1/tenants", stream=True)
+    received = sum(len(chunk) for chunk in answer.iter_content(65536))
+
+    assert received == size
+    assert answer.headers.get("Content-Length") == (str(size) if framing == "length" else None)
+    assert (answer.headers.get("Transfer-Encoding") == "chunked") == (framing == "chunked")
+    assert answer.headers["Content-Type"] == "application/json"
+
+
+def test_a_small_stream_is_a_json_object(fake):
+    fake.on("GET", "/v1/tenants", Fault(status=200, stream_bytes=100))
+
+    answer = api(fake, "GET", "/v1/tenants")
+
+    assert len(answer.content) == 100
+    assert answer.json() == {"data": []}
+
+
+def test_drip_sends_the_body_a_byte_at_a_time(fake):
+    fake.on("GET", "/v1/tenants", Fault(status=200, body="abcdef", drip=0.05))
+
+    started = time.monotonic()
+    answer = api(fake, "GET", "/v1/tenants")
+
+    assert answer.text == "abcdef"
+    assert time.monotonic() - started >= 0.25
+
+
+def test_drip_stops_quietly_when_the_client_goes_away(fake):
+    fake.on("GET", "/v1/tenants", Fault(status=200, stream_bytes=10_000, drip=0.01))
+    answer = api(fake, "GET", "/v1/tenants", stream=True)
+    assert answer.raw.read(3) == b'{"d'
+    answer.close()
+
+    wait_for(lambda: any("went away mid-answer" in line for line in fake.log))
+
+
+def test_patch_rewrites_the_real_create_answer(fake):
+    hostile = "a\n::add-mask::x"
+    fake.on("POST", "/v1/instances", Fault(patch={"password": hostile, "username": REMOVE}))
+
+    answer = api(fake, "POST", "/v1/instances", json=SPEC)
+
+    assert answer.status_code == 202
+    data = answer.json()["data"]
+    assert data["password"] == hostile
+    assert "username" not in data
+    [instance] = fake.instances.values()
+    assert instance.data["id"] == data["id"]
+    assert instance.data["password"] != hostile
+
+
+def test_patch_rewrites_each_item_of_a_list(fake):
+    fake.add_instance("One")
+    fake.add_instance("Two")
+    fake.on("GET", "/v1/instances", Fault(patch={"name": "\x1b[2J"}))
+
+    answer = api(fake, "GET", "/v1/instances")
+
+    assert [i["name"] for i in answer.json()["data"]] == ["\x1b[2J", "\x1b[2J"]
+
+
+def test_a_second_fake_on_another_loopback_host_sees_a_redirected_create():
+    with FakeAura() as fake, FakeAura(host=other_loopback_host()) as other:
+        assert other.url.startswith(f"http://{other_loopback_host()}:")
+        assert other.url != fake.url
+        fake.on(
+            "POST",
+            "/v1/instances",
+            Fault(status=307, headers={"Location": f"{other.url}/v1/instances"}),
+        )
+
+        answer = api(fake, "POST", "/v1/instances", json=SPEC)
+
+        assert answer.status_code == 401  # requests drops the token for another host
+        [redirected] = other.sent("POST", "/v1/instances")
+        assert redirected.json == SPEC
+        assert "Authorization" not in redirected.headers
+        assert fake.instances == other.instances == {}
+
+
+def test_the_fake_refuses_a_non_loopback_host():
+    with pytest.raises(ValueError, match="loopback"):
+        FakeAura(host="0.0.0.0")
