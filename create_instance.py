@@ -300,7 +300,7 @@ class AuraClient:
             "POST",
             f"{self.base_url}/oauth/token",
             data={"grant_type": "client_credentials"},
-            auth=(client_id, client_secret),
+            auth=_utf8(client_id, client_secret),
         )
         if not response.ok:
             error = _error_from(response, "the token request")
@@ -588,6 +588,11 @@ def _network_problem(exc: requests.RequestException) -> tuple[str, bool]:
 
 def _path_of(url: str) -> str:
     return urlsplit(url).path or "/"
+
+
+def _utf8(username: str, password: str) -> tuple[bytes, bytes]:
+    """Credentials for HTTP Basic auth, encoded as UTF-8 (requests would use latin-1)."""
+    return username.encode(), password.encode()
 
 
 # The blog post's functions, for programs that import this file: the methods
@@ -1752,7 +1757,7 @@ def _wait_until_queryable(
                 response = session.post(
                     url,
                     json={"statement": "RETURN 1"},
-                    auth=(str(instance.get("username")), str(instance.get("password"))),
+                    auth=_utf8(str(instance.get("username")), str(instance.get("password"))),
                     headers={"Accept": "application/json"},
                     timeout=(
                         QUERY_CONNECT_TIMEOUT,
