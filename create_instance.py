@@ -49,11 +49,13 @@ import os
 import random
 import re
 import signal
+import socket
+import ssl
 import sys
 import time
 from collections.abc import Iterator, Mapping
 from types import MappingProxyType
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 from urllib.parse import quote, urlsplit
 
 import requests
@@ -186,6 +188,8 @@ class _Retry(Retry):
     Waits follow Retry-After when Aura sends it, otherwise exponential backoff
     with full jitter; either way never shorter than the API's rate limit of
     125 requests a minute allows, and never past RETRY_BUDGET seconds in all.
+    A certificate that fails verification, or a host name that does not
+    exist, is not resent at all: waiting cannot cure it.
     """
 
     deadline: float | None = None  # set at the first retry of a request
@@ -223,6 +227,8 @@ class _Retry(Retry):
         _pool: Any = None,
         _stacktrace: Any = None,
     ) -> _Retry:
+        if error is not None and _is_permanent(error):
+            raise MaxRetryError(_pool, url or "", error)  # type: ignore[arg-type]
         not_acted_on = (response is not None and response.status == 429) or (
             error is not None and self._is_connection_error(error)
         )
@@ -244,6 +250,32 @@ class _Retry(Retry):
 
 def _is_token_url(url: str) -> bool:
     return urlsplit(url).path.endswith("/oauth/token")
+
+
+_E = TypeVar("_E", bound=BaseException)
+
+
+def _cause(error: BaseException | None, kind: type[_E]) -> _E | None:
+    """The first exception of `kind` among `error` and those it wraps.
+
+    requests and urllib3 keep the original failure in args, in .reason, or as
+    __cause__ or __context__; a few levels down at most.
+    """
+    for _ in range(8):
+        if error is None or isinstance(error, kind):
+            return error
+        wrapped = (getattr(error, "reason", None), *error.args, error.__cause__, error.__context__)
+        error = next((e for e in wrapped if isinstance(e, BaseException)), None)
+    return None
+
+
+def _is_permanent(error: Exception) -> bool:
+    """A failure that resending cannot cure: a certificate that fails verification,
+    or a host name that does not exist (a DNS server that did not answer may recover)."""
+    if _cause(error, ssl.SSLCertVerificationError):
+        return True
+    name_error = _cause(error, socket.gaierror)
+    return name_error is not None and name_error.errno != socket.EAI_AGAIN
 
 
 def _new_session() -> requests.Session:
@@ -287,7 +319,7 @@ class AuraClient:
                 method, url, timeout=(CONNECT_TIMEOUT, self.timeout), **kwargs
             )
         except requests.RequestException as exc:
-            problem, unsent = _network_problem(exc)
+            problem, unsent = _network_problem(exc, urlsplit(url).hostname or "")
             raise AuraError(f"{method} {_path_of(url)} failed: {problem}", unsent=unsent) from None
 
     def get_oauth_token(self, client_id: str, client_secret: str) -> str:
@@ -564,24 +596,30 @@ def _describe_body(response: requests.Response) -> str:
     return f"a {kind} body starting {text[:80]!r}"
 
 
-def _network_problem(exc: requests.RequestException) -> tuple[str, bool]:
+def _network_problem(exc: requests.RequestException, host: str) -> tuple[str, bool]:
     """One line for a network failure, and whether the request was never sent."""
     if isinstance(exc, requests.ConnectTimeout):
         return "no connection in time (connect timeout)", True
     if isinstance(exc, requests.Timeout):
         return "no answer in time (read timeout)", False
+    certificate = _cause(exc, ssl.SSLCertVerificationError)
+    if certificate:
+        return (
+            f"the TLS certificate of {host} failed verification "
+            f"({certificate.verify_message or certificate.reason}); if a proxy or a private "
+            "CA signs it, set REQUESTS_CA_BUNDLE to that CA's certificate file",
+            True,
+        )
+    name_error = _cause(exc, socket.gaierror)
+    if name_error:
+        return f"the host name {host} could not be resolved ({name_error.strerror})", True
     if isinstance(exc, requests.exceptions.SSLError):
         return "TLS handshake or certificate check failed", False
     if isinstance(exc, requests.exceptions.ProxyError):
         return "the proxy refused or dropped the connection", False
+    if isinstance(exc, requests.ConnectionError) and _cause(exc, NewConnectionError):
+        return "the connection could not be opened (refused or unreachable)", True
     if isinstance(exc, requests.ConnectionError):
-        cause = exc.args[0] if exc.args else None
-        if isinstance(cause, MaxRetryError) and isinstance(cause.reason, NewConnectionError):
-            if "Name or service not known" in str(cause.reason) or "getaddrinfo" in str(
-                cause.reason
-            ):
-                return "the host name could not be resolved", True
-            return "the connection could not be opened (refused or unreachable)", True
         return "the connection was dropped before an answer came", False
     return type(exc).__name__, False
 
@@ -1777,7 +1815,7 @@ def _wait_until_queryable(
                     return
                 last_problem = f"HTTP {response.status_code}"
             except requests.RequestException as exc:
-                last_problem = _network_problem(exc)[0]
+                last_problem = _network_problem(exc, urlsplit(url).hostname or "")[0]
             now = time.monotonic()
             if now >= deadline:
                 log.warning(

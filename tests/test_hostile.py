@@ -11,10 +11,15 @@ subprocess timeout, and "how long" is asserted as "how many requests".
 
 from __future__ import annotations
 
+import shutil
+import ssl
 import subprocess
 import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import pytest
 from conftest import SCRIPT, script_env
 
 from fake_aura import CLIENT_SECRET, FakeAura
@@ -61,6 +66,75 @@ def error_line(result, fake, code: int = 1, secret: str = CLIENT_SECRET) -> str:
     return errors[0]
 
 
+def throwaway_certificate(directory: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 and its key, made now with openssl."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make a throwaway certificate")
+    certificate, key = directory / "cert.pem", directory / "key.pem"
+    command = "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
+    command += " -days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1"
+    subprocess.run(
+        [*command.split(), "-keyout", str(key), "-out", str(certificate)],
+        check=True,
+        capture_output=True,
+    )
+    return certificate, key
+
+
+class _Redirecting(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.send_response(308)
+        self.send_header("Location", self.server.location)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_GET = do_POST
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+class TLSServer(ThreadingHTTPServer):
+    """https on 127.0.0.1 with a throwaway certificate, redirecting every request
+    to `location`; `accepted` counts the TCP connections, handshakes or not."""
+
+    daemon_threads = True
+
+    def __init__(self, certificate: Path, key: Path, location: str = "") -> None:
+        super().__init__(("127.0.0.1", 0), _Redirecting)
+        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.context.load_cert_chain(certificate, key)
+        self.location = location
+        self.accepted = 0
+
+    @property
+    def url(self) -> str:
+        return f"https://127.0.0.1:{self.server_address[1]}"
+
+    def get_request(self):
+        connection, address = super().get_request()
+        self.accepted += 1
+        # The handshake happens here; a client that refuses the certificate
+        # makes it raise, and socketserver then drops the connection quietly.
+        return self.context.wrap_socket(connection, server_side=True), address
+
+    def __enter__(self) -> TLSServer:
+        threading.Thread(target=self.serve_forever, args=(0.02,), daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+        self.server_close()
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory) -> tuple[Path, Path]:
+    return throwaway_certificate(tmp_path_factory.mktemp("tls"))
+
+
 # ---------------------------------------------------------------------------
 # Credentials, certificates, host names and URLs that cannot be used
 # ---------------------------------------------------------------------------
@@ -74,3 +148,28 @@ def test_a_unicode_client_secret_is_sent_as_utf8(tmp_path):
         assert result.returncode == 0, result.stderr
         clean(result, fake, secret)
         assert calls(fake) == HAPPY
+
+
+def test_a_certificate_that_fails_verification_is_one_line_after_one_connection(
+    fake, tmp_path, certificate
+):
+    with TLSServer(*certificate) as server:
+        result = run(fake, tmp_path, "--verbose", AURA_API_URL=server.url)
+
+    line = error_line(result, fake)
+    assert line.startswith("error: POST /oauth/token failed: the TLS certificate of 127.0.0.1")
+    assert "self-signed certificate" in line.replace("self signed", "self-signed")
+    assert "REQUESTS_CA_BUNDLE" in line
+    assert server.accepted == 1
+    assert "retrying" not in result.stderr
+
+
+def test_an_api_host_that_does_not_exist_is_one_line_without_retries(fake, tmp_path):
+    # .invalid never resolves (RFC 6761): no network is involved.
+    result = run(fake, tmp_path, "--verbose", AURA_API_URL="https://aura.invalid")
+
+    line = error_line(result, fake)
+    assert line.startswith(
+        "error: POST /oauth/token failed: the host name aura.invalid could not be resolved"
+    )
+    assert "retrying" not in result.stderr
