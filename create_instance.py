@@ -60,7 +60,16 @@ from urllib.parse import quote, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import InvalidHeader, MaxRetryError, NewConnectionError, ResponseError
+from urllib3.exceptions import (
+    DecodeError,
+    InvalidHeader,
+    MaxRetryError,
+    NewConnectionError,
+    ProtocolError,
+    ReadTimeoutError,
+    ResponseError,
+)
+from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.util.retry import Retry
 
 __all__ = [
@@ -88,6 +97,8 @@ RETRY_BUDGET = 60  # seconds one request may spend waiting to be resent
 BACKOFF_BASE = 0.5  # seconds; the ceiling of the nth wait is BACKOFF_BASE * 2**n
 BACKOFF_MAX = 8
 MIN_REQUEST_INTERVAL = 60 / 125  # the API allows 125 requests a minute
+MAX_ANSWER_BYTES = 10_000_000  # the API's answers are kilobytes; more is refused, unread
+READ_CHUNK = 16_384  # bytes of an answer read, and decompressed, at a time
 WAIT_INTERVAL = 3  # seconds between status polls with --wait: 20 a minute
 WAIT_TIMEOUT = 900  # creation "can occasionally take up to 10 minutes"
 QUERY_TIMEOUT = 120  # seconds after running to wait for the database to answer
@@ -194,6 +205,7 @@ class _Retry(Retry):
 
     deadline: float | None = None  # set at the first retry of a request
     wait = 0.0  # seconds before the next attempt: chosen, and logged, by increment()
+    resent_at: float | None = None  # when the attempt this Retry governs began
 
     def new(self, **kwargs: Any) -> _Retry:
         retry = super().new(**kwargs)
@@ -217,6 +229,7 @@ class _Retry(Retry):
     def sleep(self, response: Any = None) -> None:
         # urllib3 would draw a new random backoff here; wait what was logged.
         time.sleep(self.wait)
+        self.resent_at = time.monotonic()  # AuraClient times the answer from here
 
     def increment(
         self,
@@ -245,6 +258,10 @@ class _Retry(Retry):
         problem = f"HTTP {response.status}" if response is not None else type(error).__name__
         log.info("%s %s: %s; retrying in %.1f s", method, _path_of(url or ""), problem, wait)
         retry.wait = wait
+        if response is not None:
+            # urllib3 would read this answer to its end before resending, however
+            # large or slow it is; closing its connection bounds memory and time.
+            response.close()
         return retry
 
 
@@ -313,14 +330,28 @@ class AuraClient:
         self._superseded: set[str] = set()  # tokens replaced by a renewal
 
     def send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
-        """Send one request; a network failure becomes an AuraError."""
+        """Send one request and read its whole answer; any failure becomes an AuraError."""
+        what = f"{method} {_path_of(url)}"
+        started = time.monotonic()
         try:
-            return self.session.request(
-                method, url, timeout=(CONNECT_TIMEOUT, self.timeout), **kwargs
+            response = self.session.request(
+                method, url, timeout=(CONNECT_TIMEOUT, self.timeout), stream=True, **kwargs
             )
-        except requests.RequestException as exc:
+            # _content is where requests keeps a body it has read: .json() and .text use it.
+            response._content = _read_body(response, self._deadline(response, started), what)
+        except (requests.RequestException, Urllib3Error) as exc:
             problem, unsent = _network_problem(exc, urlsplit(url).hostname or "")
-            raise AuraError(f"{method} {_path_of(url)} failed: {problem}", unsent=unsent) from None
+            raise AuraError(f"{what} failed: {problem}", unsent=unsent) from None
+        return response
+
+    def _deadline(self, response: requests.Response, started: float) -> float:
+        """When the answer must be complete: --timeout after its attempt began.
+
+        The waits between attempts belong to the retry budget, so an attempt
+        that was a resend counts from the moment _Retry.sleep() ended.
+        """
+        retry = getattr(response.raw, "retries", None)
+        return (getattr(retry, "resent_at", None) or started) + self.timeout
 
     def get_oauth_token(self, client_id: str, client_secret: str) -> str:
         """Return an access token for the Aura API (valid for about an hour).
@@ -512,10 +543,7 @@ def _tenant_listing(tenants: list[dict[str, Any]]) -> str:
 
 def _json_of(response: requests.Response, what: str) -> dict[str, Any]:
     """Decode a successful answer, which the API always makes a JSON object."""
-    try:
-        payload = response.json()
-    except ValueError:
-        payload = None
+    payload = _decoded(response)
     if not isinstance(payload, dict):
         raise AuraError(
             f"{what} answered HTTP {response.status_code} with {_describe_body(response)}, "
@@ -523,6 +551,14 @@ def _json_of(response: requests.Response, what: str) -> dict[str, Any]:
             request_id=response.headers.get("X-Request-Id"),
         )
     return payload
+
+
+def _decoded(response: requests.Response) -> Any:
+    """The answer's JSON, or None if it is not JSON (or nests deeper than Python recurses)."""
+    try:
+        return response.json()
+    except (ValueError, RecursionError):
+        return None
 
 
 def _data_list(answer: dict[str, Any], what: str) -> list[dict[str, Any]]:
@@ -549,10 +585,7 @@ def _error_from(response: requests.Response, what: str) -> AuraError:
     """
     messages: list[str] = []
     reasons: list[str] = []
-    try:
-        payload = response.json()
-    except ValueError:
-        payload = None
+    payload = _decoded(response)
     if isinstance(payload, dict) and isinstance(payload.get("errors"), list):
         for item in payload["errors"]:
             if not isinstance(item, dict):
@@ -583,8 +616,17 @@ def _error_from(response: requests.Response, what: str) -> AuraError:
 
 
 def _describe_body(response: requests.Response) -> str:
-    """A short, safe description of a body that is not the API's JSON."""
-    text = response.text.strip()
+    """A short, safe description of a body that is not the API's JSON.
+
+    Only its start is looked at: a whole body of up to MAX_ANSWER_BYTES would
+    cost seconds of charset guessing, and the title search grows with the
+    square of the text it is given.
+    """
+    start = response.content[:4096]
+    try:
+        text = start.decode(response.encoding or "utf-8", errors="replace").strip()
+    except LookupError:  # a charset Python does not know
+        text = start.decode("utf-8", errors="replace").strip()
     if not text:
         return "an empty body"
     title = re.search(r"<title[^>]*>(.*?)</title>", text, re.I | re.S)
@@ -596,11 +638,14 @@ def _describe_body(response: requests.Response) -> str:
     return f"a {kind} body starting {text[:80]!r}"
 
 
-def _network_problem(exc: requests.RequestException, host: str) -> tuple[str, bool]:
-    """One line for a network failure, and whether the request was never sent."""
+def _network_problem(exc: Exception, host: str) -> tuple[str, bool]:
+    """One line for a network failure, and whether the request was never sent.
+
+    `exc` comes from requests, or from urllib3 while the body was read.
+    """
     if isinstance(exc, requests.ConnectTimeout):
         return "no connection in time (connect timeout)", True
-    if isinstance(exc, requests.Timeout):
+    if isinstance(exc, requests.Timeout) or _cause(exc, ReadTimeoutError):
         return "no answer in time (read timeout)", False
     certificate = _cause(exc, ssl.SSLCertVerificationError)
     if certificate:
@@ -617,15 +662,62 @@ def _network_problem(exc: requests.RequestException, host: str) -> tuple[str, bo
         return "TLS handshake or certificate check failed", False
     if isinstance(exc, requests.exceptions.ProxyError):
         return "the proxy refused or dropped the connection", False
+    if _cause(exc, DecodeError):
+        return "the answer's compressed body could not be decoded", False
+    if isinstance(exc, requests.exceptions.InvalidHeader) or _cause(exc, InvalidHeader):
+        return "the answer's headers were invalid", False
     if isinstance(exc, requests.ConnectionError) and _cause(exc, NewConnectionError):
         return "the connection could not be opened (refused or unreachable)", True
-    if isinstance(exc, requests.ConnectionError):
+    if isinstance(exc, (requests.ConnectionError, ProtocolError)):
         return "the connection was dropped before an answer came", False
     return type(exc).__name__, False
 
 
 def _path_of(url: str) -> str:
     return urlsplit(url).path or "/"
+
+
+def _read_body(response: requests.Response, deadline: float, what: str) -> bytes:
+    """The whole body of a streamed answer, decompressed, within bounds of size and time.
+
+    More than MAX_ANSWER_BYTES, as sent or decompressed (a gzip bomb), is
+    refused. The socket's timeout is set to the time left before each read,
+    one socket read at a time, so a server that drips a byte a second ends in
+    a read timeout at the deadline, without signals, on every platform. A
+    failed answer's connection is closed: it is mid-answer, never to be reused.
+    """
+    raw = response.raw
+    read = getattr(raw, "read1", raw.read)  # read1 (urllib3 2.3+): at most one socket read
+    sock = getattr(getattr(raw, "connection", None), "sock", None)
+    body = bytearray()
+    try:
+        if (getattr(raw, "length_remaining", None) or 0) > MAX_ANSWER_BYTES:  # Content-Length
+            raise _too_large(what)
+        while chunk := _read_chunk(read, sock, deadline):
+            body += chunk
+            if len(body) > MAX_ANSWER_BYTES or raw.tell() > MAX_ANSWER_BYTES:
+                raise _too_large(what)
+    except BaseException:
+        response.close()
+        raise
+    return bytes(body)
+
+
+def _read_chunk(read: Any, sock: socket.socket | None, deadline: float) -> bytes:
+    """One read of at most READ_CHUNK decoded bytes, or a read timeout at the deadline."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise requests.ReadTimeout("the answer did not end in time")
+    if sock is not None:
+        sock.settimeout(left)
+    return read(READ_CHUNK, decode_content=True) or b""
+
+
+def _too_large(what: str) -> AuraError:
+    return AuraError(
+        f"{what} answered with more than {MAX_ANSWER_BYTES / 1e6:g} MB, far more than the "
+        "API ever sends; the rest was not read"
+    )
 
 
 def _utf8(username: str, password: str) -> tuple[bytes, bytes]:
@@ -1792,7 +1884,9 @@ def _wait_until_queryable(
         while True:
             attempt_at = time.monotonic()
             try:
-                response = session.post(
+                # Streamed and closed unread: only the status counts, and a body
+                # of any size must not be read into memory.
+                with session.post(
                     url,
                     json={"statement": "RETURN 1"},
                     auth=_utf8(str(instance.get("username")), str(instance.get("password"))),
@@ -1802,8 +1896,10 @@ def _wait_until_queryable(
                         max(0.1, min(QUERY_READ_TIMEOUT, deadline - attempt_at)),
                     ),
                     allow_redirects=False,
-                )
-                if 200 <= response.status_code < 300:  # not .ok: a 3xx is no answer
+                    stream=True,
+                ) as response:
+                    status = response.status_code
+                if 200 <= status < 300:  # not .ok: a 3xx is no answer
                     result["queryable_after_s"] = round(time.monotonic() - created_at, 1)
                     log.info(
                         "Instance %s answered a query %.1f s after the create call (it "
@@ -1813,7 +1909,7 @@ def _wait_until_queryable(
                         result["running_after_s"],
                     )
                     return
-                last_problem = f"HTTP {response.status_code}"
+                last_problem = f"HTTP {status}"
             except requests.RequestException as exc:
                 last_problem = _network_problem(exc, urlsplit(url).hostname or "")[0]
             now = time.monotonic()

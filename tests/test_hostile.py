@@ -11,6 +11,7 @@ subprocess timeout, and "how long" is asserted as "how many requests".
 
 from __future__ import annotations
 
+import gzip
 import shutil
 import ssl
 import subprocess
@@ -22,7 +23,7 @@ from pathlib import Path
 import pytest
 from conftest import SCRIPT, script_env
 
-from fake_aura import CLIENT_SECRET, FakeAura
+from fake_aura import CLIENT_SECRET, FakeAura, Fault
 from helpers import calls
 
 HAPPY = [
@@ -31,6 +32,21 @@ HAPPY = [
     ("GET", "/v1/instances"),
     ("POST", "/v1/instances"),
 ]
+TOO_LARGE = "answered with more than 10 MB, far more than the API ever sends; the rest was not read"
+MAX_GROWTH = 100 * 2**20  # bytes the run may add to the interpreter's peak memory
+
+# Runs main() in a child interpreter, then writes how far its peak memory (RSS)
+# grew above the interpreter's with create_instance imported, in bytes.
+MEASURED = """
+import resource, sys
+import create_instance
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+code = create_instance.main(sys.argv[2:])
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+unit = 1 if sys.platform == "darwin" else 1024  # ru_maxrss is in bytes there, else KiB
+open(sys.argv[1], "w").write(str((peak - before) * unit))
+sys.exit(code)
+"""
 
 
 # ---------------------------------------------------------------------------
@@ -47,6 +63,20 @@ def run(fake, cwd: Path, *args: str, secret: str = CLIENT_SECRET, **env: str):
         text=True,
         timeout=60,
     )
+
+
+def run_measured(fake, cwd: Path, *args: str):
+    """Run the script's main() as run() does; also return its memory growth in bytes."""
+    peak_file = cwd / "peak"
+    result = subprocess.run(
+        [sys.executable, "-c", MEASURED, str(peak_file), *args],
+        env=script_env(fake, PYTHONPATH=str(SCRIPT.parent)),
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return result, int(peak_file.read_text())
 
 
 def clean(result, fake, secret: str = CLIENT_SECRET) -> None:
@@ -133,6 +163,92 @@ class TLSServer(ThreadingHTTPServer):
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory) -> tuple[Path, Path]:
     return throwaway_certificate(tmp_path_factory.mktemp("tls"))
+
+
+# ---------------------------------------------------------------------------
+# Bounded memory and time
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("framing", ["length", "chunked", "close"])
+def test_a_200_mb_answer_is_refused_in_bounded_memory(fake, tmp_path, framing):
+    """Declared too large (Content-Length) or found to be while read: refused, either way."""
+    fake.on("GET", "/v1/instances", Fault(status=200, stream_bytes=200_000_000, framing=framing))
+
+    result, growth = run_measured(fake, tmp_path)
+
+    assert error_line(result, fake) == f"error: GET /v1/instances {TOO_LARGE}"
+    assert growth < MAX_GROWTH
+    assert calls(fake) == HAPPY[:3]  # not resent, and nothing created
+
+
+def test_a_gzip_bomb_is_refused_in_bounded_memory(fake, tmp_path):
+    # 1 MB that inflates to 1 GiB: 1024 gzip members of 1 MiB of zeros each.
+    bomb = gzip.compress(bytes(2**20), compresslevel=9) * 1024
+    fake.on(
+        "GET",
+        "/v1/instances",
+        Fault(
+            status=200,
+            body=bomb,
+            headers={"Content-Encoding": "gzip", "Content-Type": "application/json"},
+        ),
+    )
+
+    result, growth = run_measured(fake, tmp_path)
+
+    assert error_line(result, fake) == f"error: GET /v1/instances {TOO_LARGE}"
+    assert growth < MAX_GROWTH
+    assert calls(fake) == HAPPY[:3]
+
+
+def test_an_answer_that_is_retried_is_not_read(fake, tmp_path):
+    """urllib3 would read a 503's whole body before resending; its connection is closed instead."""
+    fake.on(
+        "GET",
+        "/v1/tenants",
+        Fault(status=503, stream_bytes=200_000_000, framing="chunked"),
+    )
+
+    result, growth = run_measured(fake, tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    clean(result, fake)
+    assert growth < MAX_GROWTH
+    assert calls(fake) == [*HAPPY[:2], ("GET", "/v1/tenants"), *HAPPY[2:]]
+    assert fake.connections == 2
+
+
+def test_a_dripping_answer_ends_at_the_timeout_not_at_its_end(fake, tmp_path):
+    """--timeout bounds the whole answer: each byte comes in time, the answer does not.
+
+    Dripped whole, the body would take 200 s; each read would succeed.
+    """
+    fake.on("GET", "/v1/tenants", Fault(status=200, body={"data": [], "pad": " " * 1000}, drip=0.2))
+
+    result = run(fake, tmp_path, "--timeout", "1")
+
+    assert (
+        error_line(result, fake)
+        == "error: GET /v1/tenants failed: no answer in time (read timeout)"
+    )
+    assert calls(fake) == HAPPY[:2]  # one attempt: a body read too slowly is not resent
+
+
+@pytest.mark.parametrize("status", [200, 400])
+def test_json_nested_100000_deep_is_one_line(fake, tmp_path, status):
+    fake.on(
+        "GET",
+        "/v1/tenants",
+        Fault(status=status, body="[" * 100_000, headers={"Content-Type": "application/json"}),
+    )
+
+    result = run(fake, tmp_path)
+
+    line = error_line(result, fake)
+    assert line.startswith("error: GET /v1/tenants ")
+    assert "application/json body starting '[[[[" in line
+    assert calls(fake) == HAPPY[:2]
 
 
 # ---------------------------------------------------------------------------
