@@ -56,7 +56,7 @@ import time
 from collections.abc import Iterator, Mapping
 from types import MappingProxyType
 from typing import Any, NoReturn, TypeVar
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -99,6 +99,7 @@ BACKOFF_MAX = 8
 MIN_REQUEST_INTERVAL = 60 / 125  # the API allows 125 requests a minute
 MAX_ANSWER_BYTES = 10_000_000  # the API's answers are kilobytes; more is refused, unread
 READ_CHUNK = 16_384  # bytes of an answer read, and decompressed, at a time
+MAX_REDIRECTS = 3  # redirects followed within the API's own scheme, host and port
 WAIT_INTERVAL = 3  # seconds between status polls with --wait: 20 a minute
 WAIT_TIMEOUT = 900  # creation "can occasionally take up to 10 minutes"
 QUERY_TIMEOUT = 120  # seconds after running to wait for the database to answer
@@ -245,7 +246,7 @@ class _Retry(Retry):
         not_acted_on = (response is not None and response.status == 429) or (
             error is not None and self._is_connection_error(error)
         )
-        if method == "POST" and not _is_token_url(url or "") and not not_acted_on:
+        if _may_create(method or "", url or "") and not not_acted_on:
             if error is not None:
                 raise error.with_traceback(_stacktrace)
             raise MaxRetryError(_pool, url or "", ResponseError("not resent"))  # type: ignore[arg-type]
@@ -267,6 +268,11 @@ class _Retry(Retry):
 
 def _is_token_url(url: str) -> bool:
     return urlsplit(url).path.endswith("/oauth/token")
+
+
+def _may_create(method: str, url: str) -> bool:
+    """A POST other than the token request: Aura may act on it though its answer is lost."""
+    return method == "POST" and not _is_token_url(url)
 
 
 _E = TypeVar("_E", bound=BaseException)
@@ -295,9 +301,21 @@ def _is_permanent(error: Exception) -> bool:
     return name_error is not None and name_error.errno != socket.EAI_AGAIN
 
 
+class _Session(requests.Session):
+    """A Session that leaves redirects to its caller.
+
+    Even with allow_redirects=False, requests reads a redirect's whole body,
+    however large, and parses its Location, crashing on a malformed one, to
+    offer response.next. Here it sees no redirect, so it does neither.
+    """
+
+    def get_redirect_target(self, resp: requests.Response) -> None:
+        return None
+
+
 def _new_session() -> requests.Session:
     """A Session whose one connection pool and one Retry serve every API request."""
-    session = requests.Session()
+    session = _Session()
     session.headers["User-Agent"] = USER_AGENT
     retry = _Retry(
         total=RETRIES,
@@ -330,12 +348,31 @@ class AuraClient:
         self._superseded: set[str] = set()  # tokens replaced by a renewal
 
     def send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
-        """Send one request and read its whole answer; any failure becomes an AuraError."""
+        """Send one request and read its whole answer; any failure becomes an AuraError.
+
+        A redirect is followed only within the API's own scheme, host and port,
+        at most MAX_REDIRECTS times, and never for the create call: Aura may have
+        acted on it, so the caller looks instead (see _create_without_duplicates).
+        """
         what = f"{method} {_path_of(url)}"
+        for _ in range(MAX_REDIRECTS + 1):
+            response = self._exchange(method, url, what, **kwargs)
+            if not response.is_redirect:
+                return response
+            url = _redirect_target(response, what, _may_create(method, url))
+        raise AuraError(f"{what} was redirected more than {MAX_REDIRECTS} times")
+
+    def _exchange(self, method: str, url: str, what: str, **kwargs: Any) -> requests.Response:
+        """One request, its answer read whole within --timeout and MAX_ANSWER_BYTES."""
         started = time.monotonic()
         try:
             response = self.session.request(
-                method, url, timeout=(CONNECT_TIMEOUT, self.timeout), stream=True, **kwargs
+                method,
+                url,
+                timeout=(CONNECT_TIMEOUT, self.timeout),
+                allow_redirects=False,
+                stream=True,
+                **kwargs,
             )
             # _content is where requests keeps a body it has read: .json() and .text use it.
             response._content = _read_body(response, self._deadline(response, started), what)
@@ -718,6 +755,43 @@ def _too_large(what: str) -> AuraError:
         f"{what} answered with more than {MAX_ANSWER_BYTES / 1e6:g} MB, far more than the "
         "API ever sends; the rest was not read"
     )
+
+
+def _redirect_target(response: requests.Response, what: str, create_call: bool) -> str:
+    """Where a redirect leads, if it may be followed; else an AuraError saying why not.
+
+    Only within the API's scheme, host and port: the request carries the
+    token or the client secret. Never for the create call, which must not be
+    sent twice: its AuraError has no status, so the caller checks what exists.
+    """
+    if create_call:
+        raise AuraError(
+            f"{what} answered HTTP {response.status_code}, a redirect, which the create call "
+            "never follows"
+        )
+    try:
+        target = urljoin(response.url, response.headers["Location"])
+        source, destination = _origin(response.url), _origin(target)
+    except ValueError:
+        raise AuraError(f"{what} was redirected to an invalid URL; not followed") from None
+    if destination == source:
+        return target
+    if (source[0], destination[0]) == ("http", "https") and source[1] == destination[1]:
+        raise AuraError(f"{what} was redirected to https; use an https:// API URL")
+    scheme, host, port = destination
+    raise AuraError(
+        f"{what} was redirected to {f'{scheme}://{host}:{port}'!r}, not the API's scheme, "
+        "host and port; not followed"
+    )
+
+
+def _origin(url: str) -> tuple[str, str, int]:
+    """Scheme, host and port of a URL; ValueError if it has none that make sense."""
+    parts = urlsplit(url)
+    port = parts.port or {"https": 443, "http": 80}.get(parts.scheme)
+    if not parts.hostname or port is None:
+        raise ValueError(url)
+    return parts.scheme, parts.hostname, port
 
 
 def _utf8(username: str, password: str) -> tuple[bytes, bytes]:
@@ -1879,7 +1953,7 @@ def _wait_until_queryable(
         return
     deadline = time.monotonic() + timeout
     last_problem = "no answer yet"
-    with requests.Session() as session:
+    with _Session() as session:
         session.headers["User-Agent"] = USER_AGENT
         while True:
             attempt_at = time.monotonic()

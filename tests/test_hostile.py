@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 from conftest import SCRIPT, script_env
 
-from fake_aura import CLIENT_SECRET, FakeAura, Fault
+from fake_aura import CLIENT_SECRET, FakeAura, Fault, other_loopback_host
 from helpers import calls
 
 HAPPY = [
@@ -165,6 +165,13 @@ def certificate(tmp_path_factory) -> tuple[Path, Path]:
     return throwaway_certificate(tmp_path_factory.mktemp("tls"))
 
 
+@pytest.fixture
+def other():
+    """A second fake API on another loopback host: where a redirect must not lead."""
+    with FakeAura(host=other_loopback_host()) as server:
+        yield server
+
+
 # ---------------------------------------------------------------------------
 # Bounded memory and time
 # ---------------------------------------------------------------------------
@@ -249,6 +256,94 @@ def test_json_nested_100000_deep_is_one_line(fake, tmp_path, status):
     assert line.startswith("error: GET /v1/tenants ")
     assert "application/json body starting '[[[[" in line
     assert calls(fake) == HAPPY[:2]
+
+
+# ---------------------------------------------------------------------------
+# Redirects stay at home
+# ---------------------------------------------------------------------------
+
+
+def test_a_redirect_to_another_host_is_refused_naming_it(fake, other, tmp_path):
+    fake.on(
+        "GET", "/v1/tenants", Fault(status=302, headers={"Location": f"{other.url}/v1/tenants"})
+    )
+
+    result = run(fake, tmp_path)
+
+    line = error_line(result, fake)
+    assert line.startswith("error: GET /v1/tenants was redirected to ")
+    assert other.host in line
+    assert other.requests == [] and other.connections == 0
+    assert calls(fake) == HAPPY[:2]
+
+
+@pytest.mark.parametrize("redirects", [3, 4])
+def test_a_same_host_redirect_is_followed_at_most_three_times(fake, tmp_path, redirects):
+    moved = Fault(status=308, headers={"Location": "/v1/tenants"})
+    fake.on("GET", "/v1/tenants", *[moved] * redirects)
+
+    result = run(fake, tmp_path)
+
+    tenant_lists = [call for call in calls(fake) if call == ("GET", "/v1/tenants")]
+    if redirects == 3:
+        assert result.returncode == 0, result.stderr
+        clean(result, fake)
+        assert len(tenant_lists) == 4
+        assert len(fake.instances) == 1
+    else:
+        line = error_line(result, fake)
+        assert line == "error: GET /v1/tenants was redirected more than 3 times"
+        assert len(tenant_lists) == 4  # the first request and three redirects followed
+        assert fake.instances == {}
+
+
+@pytest.mark.parametrize("acted", [False, True], ids=["nothing-created", "created"])
+def test_a_redirect_of_the_create_call_is_not_followed_and_the_tenant_is_checked(
+    fake, tmp_path, acted
+):
+    """Even to the same host: a create call is never sent twice. What exists is said."""
+    fake.on(
+        "POST",
+        "/v1/instances",
+        Fault(apply=acted, status=307, headers={"Location": "/v1/instances"}),
+    )
+
+    result = run(fake, tmp_path)
+
+    line = error_line(result, fake)
+    assert calls(fake) == [*HAPPY, ("GET", "/v1/instances")]
+    assert "answered HTTP 307, a redirect, which the create call never follows" in result.stderr
+    if acted:
+        [instance_id] = fake.instances
+        assert line.startswith(f"error: instance {instance_id} named 'my-instance' was created")
+    else:
+        assert line.endswith("nothing was created, and it is safe to run again")
+
+
+def test_a_redirect_from_http_to_https_asks_for_an_https_api_url(fake, tmp_path):
+    secure = fake.url.replace("http://", "https://")
+    fake.on("GET", "/v1/tenants", Fault(status=308, headers={"Location": f"{secure}/v1/tenants"}))
+
+    result = run(fake, tmp_path)
+
+    assert error_line(result, fake) == (
+        "error: GET /v1/tenants was redirected to https; use an https:// API URL"
+    )
+    assert fake.connections == 1
+
+
+def test_a_redirect_from_https_to_plain_http_is_refused(fake, tmp_path, certificate):
+    with TLSServer(*certificate, location=f"{fake.url}/oauth/token") as server:
+        result = run(
+            fake,
+            tmp_path,
+            AURA_API_URL=server.url,
+            REQUESTS_CA_BUNDLE=str(certificate[0]),
+        )
+
+    line = error_line(result, fake)
+    assert line.startswith("error: POST /oauth/token was redirected to 'http://127.0.0.1:")
+    assert fake.requests == [] and fake.connections == 0
 
 
 # ---------------------------------------------------------------------------
