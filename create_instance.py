@@ -420,6 +420,8 @@ class AuraClient:
         token = _json_of(response, "the token request").get("access_token")
         if not isinstance(token, str) or not token:
             raise AuraError("the token request succeeded but its answer has no access_token")
+        if not re.fullmatch(r"[\x21-\x7e]+", token):  # what a header can carry as it is
+            raise AuraError("the token request succeeded but its access_token is not plain ASCII")
         self._credentials = (client_id, client_secret)
         self.token = token
         return token
@@ -1919,10 +1921,14 @@ def _query_api_url(connection_url: str) -> str | None:
     """The new database's Query API endpoint, on the host of its connection URL.
 
     Aura serves it over HTTPS on port 443 of that host. Plain http (and the
-    URL's port) only for a loopback host, which is what the tests use.
+    URL's port) only for a loopback host, which is what the tests use. None
+    if the URL names no host (or cannot be parsed, as "neo4j+s://[::1").
     """
-    parts = urlsplit(connection_url)
-    host = parts.hostname
+    try:
+        parts = urlsplit(connection_url)
+        host = parts.hostname
+    except ValueError:
+        return None
     if not host:
         return None
     if _is_loopback(host):

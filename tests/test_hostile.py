@@ -361,6 +361,18 @@ def test_a_unicode_client_secret_is_sent_as_utf8(tmp_path):
         assert calls(fake) == HAPPY
 
 
+@pytest.mark.parametrize("token", ["tok\u2713", "tok\r\nX-Injected: 1"], ids=["unicode", "crlf"])
+def test_an_access_token_no_header_can_carry_is_one_line(fake, tmp_path, token):
+    fake.on("POST", "/oauth/token", Fault(status=200, body={"access_token": token}))
+
+    result = run(fake, tmp_path)
+
+    assert error_line(result, fake) == (
+        "error: the token request succeeded but its access_token is not plain ASCII"
+    )
+    assert calls(fake) == HAPPY[:1]
+
+
 def test_a_certificate_that_fails_verification_is_one_line_after_one_connection(
     fake, tmp_path, certificate
 ):
@@ -384,3 +396,18 @@ def test_an_api_host_that_does_not_exist_is_one_line_without_retries(fake, tmp_p
         "error: POST /oauth/token failed: the host name aura.invalid could not be resolved"
     )
     assert "retrying" not in result.stderr
+
+
+def test_a_connection_url_that_cannot_be_parsed_is_not_probed(fake, tmp_path):
+    fake.running_after = 0
+    fake.on("POST", "/v1/instances", Fault(patch={"connection_url": "neo4j+s://[::1"}))
+
+    result = run(fake, tmp_path, "--wait")
+
+    assert result.returncode == 0, result.stderr
+    clean(result, fake)
+    assert "warning: no connection URL to probe; the instance is running" in result.stderr
+    assert "Connection URI neo4j+s://[::1" in result.stdout.splitlines()
+    assert fake.query_requests == []
+    [instance_id] = fake.instances
+    assert ("GET", f"/v1/instances/{instance_id}") in calls(fake)  # --wait went on as usual
