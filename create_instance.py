@@ -50,17 +50,28 @@ import os
 import random
 import re
 import signal
+import socket
+import ssl
 import stat
 import sys
 import time
 from collections.abc import Iterator, Mapping
 from types import MappingProxyType
-from typing import Any, NoReturn
-from urllib.parse import quote, urlsplit
+from typing import Any, NoReturn, TypeVar
+from urllib.parse import quote, urljoin, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import InvalidHeader, MaxRetryError, NewConnectionError, ResponseError
+from urllib3.exceptions import (
+    DecodeError,
+    InvalidHeader,
+    MaxRetryError,
+    NewConnectionError,
+    ProtocolError,
+    ReadTimeoutError,
+    ResponseError,
+)
+from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.util.retry import Retry
 
 __all__ = [
@@ -88,6 +99,9 @@ RETRY_BUDGET = 60  # seconds one request may spend waiting to be resent
 BACKOFF_BASE = 0.5  # seconds; the ceiling of the nth wait is BACKOFF_BASE * 2**n
 BACKOFF_MAX = 8
 MIN_REQUEST_INTERVAL = 60 / 125  # the API allows 125 requests a minute
+MAX_ANSWER_BYTES = 10_000_000  # the API's answers are kilobytes; more is refused, unread
+READ_CHUNK = 16_384  # bytes of an answer read, and decompressed, at a time
+MAX_REDIRECTS = 3  # redirects followed within the API's own scheme, host and port
 WAIT_INTERVAL = 3  # seconds between status polls with --wait: 20 a minute
 WAIT_TIMEOUT = 900  # creation "can occasionally take up to 10 minutes"
 QUERY_TIMEOUT = 120  # seconds after running to wait for the database to answer
@@ -220,10 +234,13 @@ class _Retry(Retry):
     Waits follow Retry-After when Aura sends it, otherwise exponential backoff
     with full jitter; either way never shorter than the API's rate limit of
     125 requests a minute allows, and never past RETRY_BUDGET seconds in all.
+    A certificate that fails verification, or a host name that does not
+    exist, is not resent at all: waiting cannot cure it.
     """
 
     deadline: float | None = None  # set at the first retry of a request
     wait = 0.0  # seconds before the next attempt: chosen, and logged, by increment()
+    resent_at: float | None = None  # when the attempt this Retry governs began
 
     def new(self, **kwargs: Any) -> _Retry:
         retry = super().new(**kwargs)
@@ -247,6 +264,7 @@ class _Retry(Retry):
     def sleep(self, response: Any = None) -> None:
         # urllib3 would draw a new random backoff here; wait what was logged.
         time.sleep(self.wait)
+        self.resent_at = time.monotonic()  # AuraClient times the answer from here
 
     def increment(
         self,
@@ -257,10 +275,12 @@ class _Retry(Retry):
         _pool: Any = None,
         _stacktrace: Any = None,
     ) -> _Retry:
+        if error is not None and _is_permanent(error):
+            raise MaxRetryError(_pool, url or "", error)  # type: ignore[arg-type]
         not_acted_on = (response is not None and response.status == 429) or (
             error is not None and self._is_connection_error(error)
         )
-        if method == "POST" and not _is_token_url(url or "") and not not_acted_on:
+        if _may_create(method or "", url or "") and not not_acted_on:
             if error is not None:
                 raise error.with_traceback(_stacktrace)
             raise MaxRetryError(_pool, url or "", ResponseError("not resent"))  # type: ignore[arg-type]
@@ -273,6 +293,10 @@ class _Retry(Retry):
         problem = f"HTTP {response.status}" if response is not None else type(error).__name__
         log.info("%s %s: %s; retrying in %.1f s", method, _path_of(url or ""), problem, wait)
         retry.wait = wait
+        if response is not None:
+            # urllib3 would read this answer to its end before resending, however
+            # large or slow it is; closing its connection bounds memory and time.
+            response.close()
         return retry
 
 
@@ -280,9 +304,52 @@ def _is_token_url(url: str) -> bool:
     return urlsplit(url).path.endswith("/oauth/token")
 
 
+def _may_create(method: str, url: str) -> bool:
+    """A POST other than the token request: Aura may act on it though its answer is lost."""
+    return method == "POST" and not _is_token_url(url)
+
+
+_E = TypeVar("_E", bound=BaseException)
+
+
+def _cause(error: BaseException | None, kind: type[_E]) -> _E | None:
+    """The first exception of `kind` among `error` and those it wraps.
+
+    requests and urllib3 keep the original failure in args, in .reason, or as
+    __cause__ or __context__; a few levels down at most.
+    """
+    for _ in range(8):
+        if error is None or isinstance(error, kind):
+            return error
+        wrapped = (getattr(error, "reason", None), *error.args, error.__cause__, error.__context__)
+        error = next((e for e in wrapped if isinstance(e, BaseException)), None)
+    return None
+
+
+def _is_permanent(error: Exception) -> bool:
+    """A failure that resending cannot cure: a certificate that fails verification,
+    or a host name that does not exist (a DNS server that did not answer may recover)."""
+    if _cause(error, ssl.SSLCertVerificationError):
+        return True
+    name_error = _cause(error, socket.gaierror)
+    return name_error is not None and name_error.errno != socket.EAI_AGAIN
+
+
+class _Session(requests.Session):
+    """A Session that leaves redirects to its caller.
+
+    Even with allow_redirects=False, requests reads a redirect's whole body,
+    however large, and parses its Location, crashing on a malformed one, to
+    offer response.next. Here it sees no redirect, so it does neither.
+    """
+
+    def get_redirect_target(self, resp: requests.Response) -> None:
+        return None
+
+
 def _new_session() -> requests.Session:
     """A Session whose one connection pool and one Retry serve every API request."""
-    session = requests.Session()
+    session = _Session()
     session.headers["User-Agent"] = USER_AGENT
     retry = _Retry(
         total=RETRIES,
@@ -318,14 +385,47 @@ class AuraClient:
         self._superseded: set[str] = set()  # tokens replaced by a renewal
 
     def send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
-        """Send one request; a network failure becomes an AuraError."""
+        """Send one request and read its whole answer; any failure becomes an AuraError.
+
+        A redirect is followed only within the API's own scheme, host and port,
+        at most MAX_REDIRECTS times, and never for the create call: Aura may have
+        acted on it, so the caller looks instead (see _create_without_duplicates).
+        """
+        what = f"{method} {_path_of(url)}"
+        for _ in range(MAX_REDIRECTS + 1):
+            response = self._exchange(method, url, what, **kwargs)
+            if not response.is_redirect:
+                return response
+            url = _redirect_target(response, what, _may_create(method, url))
+        raise AuraError(f"{what} was redirected more than {MAX_REDIRECTS} times")
+
+    def _exchange(self, method: str, url: str, what: str, **kwargs: Any) -> requests.Response:
+        """One request, its answer read whole within --timeout and MAX_ANSWER_BYTES."""
+        started = time.monotonic()
         try:
-            return self.session.request(
-                method, url, timeout=(CONNECT_TIMEOUT, self.timeout), **kwargs
+            response = self.session.request(
+                method,
+                url,
+                timeout=(CONNECT_TIMEOUT, self.timeout),
+                allow_redirects=False,
+                stream=True,
+                **kwargs,
             )
-        except requests.RequestException as exc:
-            problem, unsent = _network_problem(exc)
-            raise AuraError(f"{method} {_path_of(url)} failed: {problem}", unsent=unsent) from None
+            # _content is where requests keeps a body it has read: .json() and .text use it.
+            response._content = _read_body(response, self._deadline(response, started), what)
+        except (requests.RequestException, Urllib3Error) as exc:
+            problem, unsent = _network_problem(exc, urlsplit(url).hostname or "")
+            raise AuraError(f"{what} failed: {problem}", unsent=unsent) from None
+        return response
+
+    def _deadline(self, response: requests.Response, started: float) -> float:
+        """When the answer must be complete: --timeout after its attempt began.
+
+        The waits between attempts belong to the retry budget, so an attempt
+        that was a resend counts from the moment _Retry.sleep() ended.
+        """
+        retry = getattr(response.raw, "retries", None)
+        return (getattr(retry, "resent_at", None) or started) + self.timeout
 
     def get_oauth_token(self, client_id: str, client_secret: str) -> str:
         """Return an access token for the Aura API (valid for about an hour).
@@ -339,7 +439,7 @@ class AuraClient:
             "POST",
             f"{self.base_url}/oauth/token",
             data={"grant_type": "client_credentials"},
-            auth=(client_id, client_secret),
+            auth=_utf8(client_id, client_secret),
         )
         if not response.ok:
             error = _error_from(response, "the token request")
@@ -360,6 +460,8 @@ class AuraClient:
         if not isinstance(token, str) or not token:
             raise AuraError("the token request succeeded but its answer has no access_token")
         self.secrets.add(token)
+        if not re.fullmatch(r"[\x21-\x7e]+", token):  # what a header can carry as it is
+            raise AuraError("the token request succeeded but its access_token is not plain ASCII")
         self._credentials = (client_id, client_secret)
         self.token = token
         return token
@@ -520,10 +622,7 @@ def _tenant_listing(tenants: list[dict[str, Any]]) -> str:
 
 def _json_of(response: requests.Response, what: str) -> dict[str, Any]:
     """Decode a successful answer, which the API always makes a JSON object."""
-    try:
-        payload = response.json()
-    except ValueError:
-        payload = None
+    payload = _decoded(response)
     if not isinstance(payload, dict):
         raise AuraError(
             f"{what} answered HTTP {response.status_code} with {_describe_body(response)}, "
@@ -531,6 +630,14 @@ def _json_of(response: requests.Response, what: str) -> dict[str, Any]:
             request_id=response.headers.get("X-Request-Id"),
         )
     return payload
+
+
+def _decoded(response: requests.Response) -> Any:
+    """The answer's JSON, or None if it is not JSON (or nests deeper than Python recurses)."""
+    try:
+        return response.json()
+    except (ValueError, RecursionError):
+        return None
 
 
 def _data_list(answer: dict[str, Any], what: str) -> list[dict[str, Any]]:
@@ -557,10 +664,7 @@ def _error_from(response: requests.Response, what: str) -> AuraError:
     """
     messages: list[str] = []
     reasons: list[str] = []
-    try:
-        payload = response.json()
-    except ValueError:
-        payload = None
+    payload = _decoded(response)
     if isinstance(payload, dict) and isinstance(payload.get("errors"), list):
         for item in payload["errors"]:
             if not isinstance(item, dict):
@@ -591,8 +695,17 @@ def _error_from(response: requests.Response, what: str) -> AuraError:
 
 
 def _describe_body(response: requests.Response) -> str:
-    """A short, safe description of a body that is not the API's JSON."""
-    text = response.text.strip()
+    """A short, safe description of a body that is not the API's JSON.
+
+    Only its start is looked at: a whole body of up to MAX_ANSWER_BYTES would
+    cost seconds of charset guessing, and the title search grows with the
+    square of the text it is given.
+    """
+    start = response.content[:4096]
+    try:
+        text = start.decode(response.encoding or "utf-8", errors="replace").strip()
+    except LookupError:  # a charset Python does not know
+        text = start.decode("utf-8", errors="replace").strip()
     if not text:
         return "an empty body"
     title = re.search(r"<title[^>]*>(.*?)</title>", text, re.I | re.S)
@@ -604,30 +717,128 @@ def _describe_body(response: requests.Response) -> str:
     return f"a {kind} body starting {text[:80]!r}"
 
 
-def _network_problem(exc: requests.RequestException) -> tuple[str, bool]:
-    """One line for a network failure, and whether the request was never sent."""
+def _network_problem(exc: Exception, host: str) -> tuple[str, bool]:
+    """One line for a network failure, and whether the request was never sent.
+
+    `exc` comes from requests, or from urllib3 while the body was read.
+    """
     if isinstance(exc, requests.ConnectTimeout):
         return "no connection in time (connect timeout)", True
-    if isinstance(exc, requests.Timeout):
+    if isinstance(exc, requests.Timeout) or _cause(exc, ReadTimeoutError):
         return "no answer in time (read timeout)", False
+    certificate = _cause(exc, ssl.SSLCertVerificationError)
+    if certificate:
+        return (
+            f"the TLS certificate of {host} failed verification "
+            f"({certificate.verify_message or certificate.reason}); if a proxy or a private "
+            "CA signs it, set REQUESTS_CA_BUNDLE to that CA's certificate file",
+            True,
+        )
+    name_error = _cause(exc, socket.gaierror)
+    if name_error:
+        return f"the host name {host} could not be resolved ({name_error.strerror})", True
     if isinstance(exc, requests.exceptions.SSLError):
         return "TLS handshake or certificate check failed", False
     if isinstance(exc, requests.exceptions.ProxyError):
         return "the proxy refused or dropped the connection", False
-    if isinstance(exc, requests.ConnectionError):
-        cause = exc.args[0] if exc.args else None
-        if isinstance(cause, MaxRetryError) and isinstance(cause.reason, NewConnectionError):
-            if "Name or service not known" in str(cause.reason) or "getaddrinfo" in str(
-                cause.reason
-            ):
-                return "the host name could not be resolved", True
-            return "the connection could not be opened (refused or unreachable)", True
+    if _cause(exc, DecodeError):
+        return "the answer's compressed body could not be decoded", False
+    if isinstance(exc, requests.exceptions.InvalidHeader) or _cause(exc, InvalidHeader):
+        return "the answer's headers were invalid", False
+    if isinstance(exc, requests.ConnectionError) and _cause(exc, NewConnectionError):
+        return "the connection could not be opened (refused or unreachable)", True
+    if isinstance(exc, (requests.ConnectionError, ProtocolError)):
         return "the connection was dropped before an answer came", False
     return type(exc).__name__, False
 
 
 def _path_of(url: str) -> str:
     return urlsplit(url).path or "/"
+
+
+def _read_body(response: requests.Response, deadline: float, what: str) -> bytes:
+    """The whole body of a streamed answer, decompressed, within bounds of size and time.
+
+    More than MAX_ANSWER_BYTES, as sent or decompressed (a gzip bomb), is
+    refused. The socket's timeout is set to the time left before each read,
+    one socket read at a time, so a server that drips a byte a second ends in
+    a read timeout at the deadline, without signals, on every platform. A
+    failed answer's connection is closed: it is mid-answer, never to be reused.
+    """
+    raw = response.raw
+    read = getattr(raw, "read1", raw.read)  # read1 (urllib3 2.3+): at most one socket read
+    sock = getattr(getattr(raw, "connection", None), "sock", None)
+    body = bytearray()
+    try:
+        if (getattr(raw, "length_remaining", None) or 0) > MAX_ANSWER_BYTES:  # Content-Length
+            raise _too_large(what)
+        while chunk := _read_chunk(read, sock, deadline):
+            body += chunk
+            if len(body) > MAX_ANSWER_BYTES or raw.tell() > MAX_ANSWER_BYTES:
+                raise _too_large(what)
+    except BaseException:
+        response.close()
+        raise
+    return bytes(body)
+
+
+def _read_chunk(read: Any, sock: socket.socket | None, deadline: float) -> bytes:
+    """One read of at most READ_CHUNK decoded bytes, or a read timeout at the deadline."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise requests.ReadTimeout("the answer did not end in time")
+    if sock is not None:
+        sock.settimeout(left)
+    return read(READ_CHUNK, decode_content=True) or b""
+
+
+def _too_large(what: str) -> AuraError:
+    return AuraError(
+        f"{what} answered with more than {MAX_ANSWER_BYTES / 1e6:g} MB, far more than the "
+        "API ever sends; the rest was not read"
+    )
+
+
+def _redirect_target(response: requests.Response, what: str, create_call: bool) -> str:
+    """Where a redirect leads, if it may be followed; else an AuraError saying why not.
+
+    Only within the API's scheme, host and port: the request carries the
+    token or the client secret. Never for the create call, which must not be
+    sent twice: its AuraError has no status, so the caller checks what exists.
+    """
+    if create_call:
+        raise AuraError(
+            f"{what} answered HTTP {response.status_code}, a redirect, which the create call "
+            "never follows"
+        )
+    try:
+        target = urljoin(response.url, response.headers["Location"])
+        source, destination = _origin(response.url), _origin(target)
+    except ValueError:
+        raise AuraError(f"{what} was redirected to an invalid URL; not followed") from None
+    if destination == source:
+        return target
+    if (source[0], destination[0]) == ("http", "https") and source[1] == destination[1]:
+        raise AuraError(f"{what} was redirected to https; use an https:// API URL")
+    scheme, host, port = destination
+    raise AuraError(
+        f"{what} was redirected to {f'{scheme}://{host}:{port}'!r}, not the API's scheme, "
+        "host and port; not followed"
+    )
+
+
+def _origin(url: str) -> tuple[str, str, int]:
+    """Scheme, host and port of a URL; ValueError if it has none that make sense."""
+    parts = urlsplit(url)
+    port = parts.port or {"https": 443, "http": 80}.get(parts.scheme)
+    if not parts.hostname or port is None:
+        raise ValueError(url)
+    return parts.scheme, parts.hostname, port
+
+
+def _utf8(username: str, password: str) -> tuple[bytes, bytes]:
+    """Credentials for HTTP Basic auth, encoded as UTF-8 (requests would use latin-1)."""
+    return username.encode(), password.encode()
 
 
 # The blog post's functions, for programs that import this file: the methods
@@ -1989,10 +2200,14 @@ def _query_api_url(connection_url: str) -> str | None:
     """The new database's Query API endpoint, on the host of its connection URL.
 
     Aura serves it over HTTPS on port 443 of that host. Plain http (and the
-    URL's port) only for a loopback host, which is what the tests use.
+    URL's port) only for a loopback host, which is what the tests use. None
+    if the URL names no host (or cannot be parsed, as "neo4j+s://[::1").
     """
-    parts = urlsplit(connection_url)
-    host = parts.hostname
+    try:
+        parts = urlsplit(connection_url)
+        host = parts.hostname
+    except ValueError:
+        return None
     if not host:
         return None
     if _is_loopback(host):
@@ -2023,23 +2238,27 @@ def _wait_until_queryable(
         return
     deadline = time.monotonic() + timeout
     last_problem = "no answer yet"
-    with requests.Session() as session:
+    with _Session() as session:
         session.headers["User-Agent"] = USER_AGENT
         while True:
             attempt_at = time.monotonic()
             try:
-                response = session.post(
+                # Streamed and closed unread: only the status counts, and a body
+                # of any size must not be read into memory.
+                with session.post(
                     url,
                     json={"statement": "RETURN 1"},
-                    auth=(str(instance.get("username")), str(instance.get("password"))),
+                    auth=_utf8(str(instance.get("username")), str(instance.get("password"))),
                     headers={"Accept": "application/json"},
                     timeout=(
                         QUERY_CONNECT_TIMEOUT,
                         max(0.1, min(QUERY_READ_TIMEOUT, deadline - attempt_at)),
                     ),
                     allow_redirects=False,
-                )
-                if 200 <= response.status_code < 300:  # not .ok: a 3xx is no answer
+                    stream=True,
+                ) as response:
+                    status = response.status_code
+                if 200 <= status < 300:  # not .ok: a 3xx is no answer
                     result["queryable_after_s"] = round(time.monotonic() - created_at, 1)
                     log.info(
                         "Instance %s answered a query %.1f s after the create call (it "
@@ -2049,9 +2268,9 @@ def _wait_until_queryable(
                         result["running_after_s"],
                     )
                     return
-                last_problem = f"HTTP {response.status_code}"
+                last_problem = f"HTTP {status}"
             except requests.RequestException as exc:
-                last_problem = _network_problem(exc)[0]
+                last_problem = _network_problem(exc, urlsplit(url).hostname or "")[0]
             now = time.monotonic()
             if now >= deadline:
                 log.warning(
