@@ -198,12 +198,12 @@ def test_call_endpoint_success_that_is_not_a_json_object(api, body, client):
     assert "not the JSON object" in str(raised.value)
 
 
-def test_call_endpoint_refused_connection_is_an_unsent_aura_error(api, monkeypatch, client):
-    monkeypatch.setattr(ci, "RETRIES", 0)
+def test_call_endpoint_refused_connection_is_an_unsent_aura_error(api, monkeypatch):
+    monkeypatch.setattr(ci, "RETRIES", 0)  # before the client's Retry is made
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         closed_port = probe.getsockname()[1]
-    client.base_url = f"http://127.0.0.1:{closed_port}"
+    client = ci.AuraClient(f"http://127.0.0.1:{closed_port}")
     api.add_passthru(client.base_url)
 
     with pytest.raises(ci.AuraError) as raised:
