@@ -641,10 +641,18 @@ def _decoded(response: requests.Response) -> Any:
 
 
 def _data_list(answer: dict[str, Any], what: str) -> list[dict[str, Any]]:
-    """The `data` array of a list answer, or an AuraError if it has none."""
+    """The `data` array of a list answer, each entry with a text id and name.
+
+    Anything else is an AuraError: a tenant without an id must not become
+    tenant "None".
+    """
     data = answer.get("data")
     if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
         raise AuraError(f"{what} answered without the expected data list")
+    for item in data:
+        for key in ("id", "name"):
+            if not isinstance(item.get(key), str) or not item[key]:
+                raise AuraError(f"{what} answered an entry without a text {key}")
     return data
 
 
@@ -2158,7 +2166,7 @@ def _wait_until_running(
         while True:
             poll_at = time.monotonic()
             try:
-                result["status"] = str(client.get_instance(token, instance_id).get("status"))
+                status = client.get_instance(token, instance_id).get("status")
             except AuraError as exc:
                 if exc.status == 404:
                     raise AuraError(
@@ -2169,7 +2177,12 @@ def _wait_until_running(
                     raise
                 log.warning("warning: %s; still waiting", exc)
             else:
-                progress.show(result["status"], poll_at - started)
+                if not isinstance(status, str):
+                    raise AuraError(
+                        f"GET /v1/instances/{instance_id} answered without a text status"
+                    )
+                result["status"] = status
+                progress.show(status, poll_at - started)
                 if result["status"] == "running":
                     return
                 if result["status"] in HOPELESS_STATUSES:

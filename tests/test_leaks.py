@@ -264,6 +264,45 @@ def test_a_create_answer_with_a_password_that_is_not_text_still_saves_what_came(
     assert "had a int as password, not text" in line and "Aura console" in line
 
 
+@pytest.mark.parametrize(
+    ("route", "body", "expected"),
+    [
+        (
+            ("GET", "/v1/tenants"),
+            {"data": [{"name": "Production"}]},
+            "GET /v1/tenants answered an entry without a text id",
+        ),
+        (
+            ("GET", "/v1/instances"),
+            {"data": [{"id": "0a1b2c3d", "name": 42}]},
+            "answered an entry without a text name",
+        ),
+    ],
+    ids=["tenant-without-id", "instance-name-a-number"],
+)
+def test_a_list_entry_of_the_wrong_shape_is_one_line_exit_1(
+    fake, run, tmp_path, route, body, expected
+):
+    fake.on(*route, Fault(status=200, body=body))
+
+    result = run()
+
+    check(result, fake, tmp_path, 1)
+    [line] = result.stderr.splitlines()
+    assert expected in line
+    assert fake.sent(*CREATE) == []
+
+
+def test_a_status_that_is_not_text_ends_the_wait_with_one_line_exit_1(fake, run, tmp_path):
+    fake.on(*POLL, Fault(patch={"status": ["running"]}))
+
+    result = run("--wait")
+
+    check(result, fake, tmp_path, 1)
+    assert result.stderr.splitlines()[-1].endswith("answered without a text status")
+    assert f"Password {the_instance(fake)['password']}" in result.stdout.splitlines()
+
+
 # -- .env files that are not files --------------------------------------------------------
 
 
