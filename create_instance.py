@@ -55,7 +55,7 @@ import ssl
 import stat
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from types import MappingProxyType
 from typing import Any, NoReturn, TypeVar
 from urllib.parse import quote, urljoin, urlsplit
@@ -442,7 +442,7 @@ class AuraClient:
             auth=_utf8(client_id, client_secret),
         )
         if not response.ok:
-            error = _error_from(response, "the token request")
+            error = _error_from(response, "the token request", self.secrets.redact)
             if 400 <= response.status_code < 500 and response.status_code != 429:
                 error.exit_code = EXIT_AUTH
                 # Only a 401 means the credentials are wrong; 400, 403 and 404 mean the
@@ -456,7 +456,7 @@ class AuraClient:
                     f"authentication failed (HTTP {response.status_code}: {error.detail}){advice}",
                 )
             raise error
-        token = _json_of(response, "the token request").get("access_token")
+        token = _json_of(response, "the token request", self.secrets.redact).get("access_token")
         if not isinstance(token, str) or not token:
             raise AuraError("the token request succeeded but its answer has no access_token")
         self.secrets.add(token)
@@ -491,15 +491,15 @@ class AuraClient:
             self._superseded.add(token)
             response = self._request(method, path, self.get_oauth_token(*self._credentials), body)
             if response.status_code in (401, 403):
-                error = _error_from(response, what)
+                error = _error_from(response, what, self.secrets.redact)
                 error.args = (
                     f"{error.args[0]} (also with a new token: the API credentials may "
                     "lack permission for this)",
                 )
                 raise error
         if not response.ok:
-            raise _error_from(response, what)
-        return _json_of(response, what)
+            raise _error_from(response, what, self.secrets.redact)
+        return _json_of(response, what, self.secrets.redact)
 
     def _request(
         self, method: str, path: str, token: str, body: dict[str, Any] | None
@@ -620,12 +620,14 @@ def _tenant_listing(tenants: list[dict[str, Any]]) -> str:
     return ", ".join(f"{t.get('name')!r} ({t.get('id')})" for t in tenants)
 
 
-def _json_of(response: requests.Response, what: str) -> dict[str, Any]:
+def _json_of(
+    response: requests.Response, what: str, redact: Callable[[str], str]
+) -> dict[str, Any]:
     """Decode a successful answer, which the API always makes a JSON object."""
     payload = _decoded(response)
     if not isinstance(payload, dict):
         raise AuraError(
-            f"{what} answered HTTP {response.status_code} with {_describe_body(response)}, "
+            f"{what} answered HTTP {response.status_code} with {_describe_body(response, redact)}, "
             "not the JSON object the API sends",
             request_id=response.headers.get("X-Request-Id"),
         )
@@ -664,7 +666,7 @@ def _data_object(answer: dict[str, Any], what: str) -> dict[str, Any]:
     return data
 
 
-def _error_from(response: requests.Response, what: str) -> AuraError:
+def _error_from(response: requests.Response, what: str, redact: Callable[[str], str]) -> AuraError:
     """Turn a failed answer into an AuraError with the API's messages.
 
     The API answers errors in two shapes, {"errors": [{"message", "reason",
@@ -689,7 +691,7 @@ def _error_from(response: requests.Response, what: str) -> AuraError:
             text = f"{text}: {payload['error_description']}"
         messages.append(text)
     else:
-        messages.append(_describe_body(response))
+        messages.append(_describe_body(response, redact))
     status = response.status_code
     detail = "; ".join(messages)
     return AuraError(
@@ -702,9 +704,11 @@ def _error_from(response: requests.Response, what: str) -> AuraError:
     )
 
 
-def _describe_body(response: requests.Response) -> str:
+def _describe_body(response: requests.Response, redact: Callable[[str], str]) -> str:
     """A short, safe description of a body that is not the API's JSON.
 
+    Secrets are redacted before the text is cut short, so no cut can leave
+    part of one.
     Only its start is looked at: a whole body of up to MAX_ANSWER_BYTES would
     cost seconds of charset guessing, and the title search grows with the
     square of the text it is given.
@@ -714,6 +718,7 @@ def _describe_body(response: requests.Response) -> str:
         text = start.decode(response.encoding or "utf-8", errors="replace").strip()
     except LookupError:  # a charset Python does not know
         text = start.decode("utf-8", errors="replace").strip()
+    text = redact(text)
     if not text:
         return "an empty body"
     title = re.search(r"<title[^>]*>(.*?)</title>", text, re.I | re.S)

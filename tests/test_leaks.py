@@ -85,6 +85,22 @@ def test_a_400_message_quoting_the_token_is_redacted(fake, run, tmp_path):
     assert "bad request with Bearer [redacted] (reason: invalid-request)" in result.stderr
 
 
+def test_a_text_body_cut_short_leaves_no_part_of_a_token(fake, run, tmp_path):
+    def body(request):
+        return "x" * 70 + " " + request.headers["Authorization"]
+
+    fake.on(
+        "GET", "/v1/tenants", Fault(status=404, body=body, headers={"Content-Type": "text/plain"})
+    )
+
+    result = run()
+
+    check(result, fake, tmp_path, 1)
+    [token] = fake._tokens
+    assert token[:4] not in result.stderr
+    assert "a text/plain body starting 'xxx" in result.stderr
+
+
 def test_the_client_secret_in_a_create_answer_reaches_no_output_or_file(fake, run, tmp_path):
     fake.on(*CREATE, Fault(patch={"name": CLIENT_SECRET, "region": f"in {BASIC}"}))
     outputs = tmp_path / "github_output"
