@@ -383,6 +383,18 @@ class AuraClient:
         self.token: str | None = None  # the newest token of the run
         self._credentials: tuple[str, str] | None = None
         self._superseded: set[str] = set()  # tokens replaced by a renewal
+        self._until: float | None = None  # see deadline()
+
+    @contextlib.contextmanager
+    def deadline(self, at: float) -> Iterator[None]:
+        """Within the block no request outlives `at` (a monotonic time): neither
+        an attempt's answer nor its resends. --wait-timeout is a hard limit."""
+        retry = self.session.get_adapter(self.base_url).max_retries
+        self._until = retry.deadline = at  # _Retry.new() hands it to each resend
+        try:
+            yield
+        finally:
+            self._until = retry.deadline = None
 
     def send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
         """Send one request and read its whole answer; any failure becomes an AuraError.
@@ -403,10 +415,11 @@ class AuraClient:
         """One request, its answer read whole within --timeout and MAX_ANSWER_BYTES."""
         started = time.monotonic()
         try:
+            left = self.timeout if self._until is None else self._until - started
             response = self.session.request(
                 method,
                 url,
-                timeout=(CONNECT_TIMEOUT, self.timeout),
+                timeout=(max(0.01, min(CONNECT_TIMEOUT, left)), max(0.01, min(self.timeout, left))),
                 allow_redirects=False,
                 stream=True,
                 **kwargs,
@@ -425,7 +438,8 @@ class AuraClient:
         that was a resend counts from the moment _Retry.sleep() ended.
         """
         retry = getattr(response.raw, "retries", None)
-        return (getattr(retry, "resent_at", None) or started) + self.timeout
+        attempt_ends = (getattr(retry, "resent_at", None) or started) + self.timeout
+        return min(attempt_ends, self._until or attempt_ends)
 
     def get_oauth_token(self, client_id: str, client_secret: str) -> str:
         """Return an access token for the Aura API (valid for about an hour).
@@ -2171,7 +2185,8 @@ def _wait_until_running(
         while True:
             poll_at = time.monotonic()
             try:
-                status = client.get_instance(token, instance_id).get("status")
+                with client.deadline(deadline):
+                    status = client.get_instance(token, instance_id).get("status")
             except AuraError as exc:
                 if exc.status == 404:
                     raise AuraError(

@@ -242,6 +242,19 @@ def test_a_dripping_answer_ends_at_the_timeout_not_at_its_end(fake, tmp_path):
     assert calls(fake) == HAPPY[:2]  # one attempt: a body read too slowly is not resent
 
 
+def test_wait_timeout_is_a_hard_limit_even_while_status_checks_fail(fake, tmp_path):
+    fake.running_after = 100
+    fake.on("GET", "/v1/instances/{id}", *[Fault(status=500, body={"error": "boom"})] * 20)
+
+    result = run(fake, tmp_path, "--wait", "--wait-timeout", "1", "--no-credentials-file")
+
+    line = error_line(result, fake, code=4)
+    assert "after 1 s of waiting" in line
+    # Resends come at least 0.48 s apart and stop at the wait's deadline; without
+    # it, the first status check alone would be sent five times, over seconds.
+    assert len(fake.sent("GET", "/v1/instances/{id}")) <= 3
+
+
 @pytest.mark.parametrize("status", [200, 400])
 def test_json_nested_100000_deep_is_one_line(fake, tmp_path, status):
     fake.on(
