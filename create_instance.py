@@ -53,6 +53,7 @@ import signal
 import socket
 import ssl
 import stat
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -80,6 +81,7 @@ __all__ = [
     "Settings",
     "call_endpoint",
     "create_instance",
+    "delete_instance",
     "get_configurations",
     "get_instance",
     "get_oauth_token",
@@ -149,6 +151,8 @@ EXIT_AUTH = 3  # authentication or permission refused
 EXIT_NOT_READY = 4  # --wait: the instance did not become ready
 EXIT_INTERRUPTED = 130  # Ctrl-C: 128 + SIGINT, as shells report it
 EXIT_TERMINATED = 143  # 128 + SIGTERM
+EXIT_NOT_DELETED = 5  # -- COMMAND: the command succeeded, but the instance was not deleted
+EXIT_CANNOT_RUN = 127  # -- COMMAND: the command was not found or could not be started
 
 USER_AGENT = f"create_instance.py/{__version__} {requests.utils.default_user_agent()}"
 
@@ -185,6 +189,7 @@ class AuraError(Exception):
         self.reasons = reasons
         self.request_id = request_id
         self.unsent = unsent  # the request provably never reached the API
+        self.resent = False  # the answer came to a resend, after a failed attempt
 
     def __str__(self) -> str:
         if self.request_id:
@@ -353,7 +358,7 @@ def _new_session() -> requests.Session:
     session.headers["User-Agent"] = USER_AGENT
     retry = _Retry(
         total=RETRIES,
-        allowed_methods=frozenset({"GET", "POST"}),
+        allowed_methods=frozenset({"GET", "POST", "DELETE"}),  # DELETE is idempotent
         status_forcelist=RETRY_STATUSES,
         raise_on_status=False,
     )
@@ -512,7 +517,9 @@ class AuraClient:
                 )
                 raise error
         if not response.ok:
-            raise _error_from(response, what, self.secrets.redact)
+            error = _error_from(response, what, self.secrets.redact)
+            error.resent = bool(getattr(getattr(response.raw, "retries", None), "history", ()))
+            raise error
         return _json_of(response, what, self.secrets.redact)
 
     def _request(
@@ -564,6 +571,13 @@ class AuraClient:
         """One instance's details, with its status (never its password)."""
         path = f"/instances/{quote(instance_id, safe='')}"
         return _data_object(self.call_endpoint(path, "GET", token), f"GET /v1{path}")
+
+    def delete_instance(self, token: str, instance_id: str) -> None:
+        """Ask Aura to delete an instance; AuraError if it does not accept.
+
+        Safe to resend: Aura answers 202 at most once, and 404 after that.
+        """
+        self.call_endpoint(f"/instances/{quote(instance_id, safe='')}", "DELETE", token)
 
     def get_configurations(self, token: str, tenant_id: str) -> list[dict[str, Any]]:
         """The instance configurations (type, cloud, region, memory, storage, version)
@@ -878,6 +892,7 @@ create_instance = _default_client.create_instance
 list_instances = _default_client.list_instances
 get_instance = _default_client.get_instance
 get_configurations = _default_client.get_configurations
+delete_instance = _default_client.delete_instance
 
 
 # ---------------------------------------------------------------------------
@@ -901,7 +916,10 @@ class Settings:
     tenant: str = ""
     spec: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     sources: Mapping[str, str] = dataclasses.field(default_factory=dict)
-    mode: str = "create"  # or "dry-run", "list-configurations"
+    mode: str = "create"  # or "dry-run", "list-configurations", "delete"
+    command: tuple[str, ...] = ()  # -- COMMAND: run it against the new instance, then delete
+    keep: bool = False  # -- COMMAND: keep the instance afterwards
+    delete_id: str = ""  # --delete ID
     timeout: float = READ_TIMEOUT
     wait_for: str | None = None  # "query", "running", or None: no waiting
     wait_timeout: float = WAIT_TIMEOUT
@@ -963,18 +981,15 @@ def resolve_settings(
     values = {name: hit[0] for name, hit in found.items() if hit}
     sources = {name: hit[1] for name, hit in found.items() if hit}
     client_id, client_secret = lookup.credentials()
-    if (args.wait or args.wait_for) and (args.dry_run or args.list_configurations):
-        lookup.problems.append(
-            "--wait has nothing to wait for with --dry-run or --list-configurations"
-        )
-    _refuse(lookup.problems)
+    _refuse(lookup.problems + _usage_problems(args))
 
     mode = "dry-run" if args.dry_run else "create"
     mode = "list-configurations" if args.list_configurations else mode
+    mode = "delete" if args.delete else mode
     spec, spec_sources = _spec_from(values, sources, args)
     api_url, url_problem = _checked_api_url(str(values.get("API_URL", API_URL)))
     problems = [url_problem] if url_problem else []
-    if mode != "list-configurations":  # a listing uses neither the spec nor the file
+    if mode in ("create", "dry-run"):  # the others use neither the spec nor the file
         problems += _spec_problems(spec, spec_sources)
         # A dry run checks the file too: it is to find whatever would stop the real run.
         if not args.no_credentials_file:
@@ -990,7 +1005,7 @@ def resolve_settings(
         sources=MappingProxyType(spec_sources),
         mode=mode,
         timeout=args.timeout,
-        wait_for=args.wait_for or ("query" if args.wait else None),
+        wait_for=args.wait_for or ("query" if args.wait or args.command else None),
         wait_timeout=args.wait_timeout,
         query_timeout=args.query_timeout,
         output=args.output,
@@ -999,8 +1014,38 @@ def resolve_settings(
         allow_duplicate_name=args.allow_duplicate_name,
         quiet=args.quiet,
         github_actions=environ.get("GITHUB_ACTIONS") == "true",
-        github_output=environ.get("GITHUB_OUTPUT") or None,
+        # The instance of -- COMMAND does not outlive the step: no outputs for later ones.
+        github_output=None if args.command else environ.get("GITHUB_OUTPUT") or None,
+        command=tuple(args.command or ()),
+        keep=args.keep,
+        delete_id=args.delete or "",
     )
+
+
+def _usage_problems(args: argparse.Namespace) -> list[str]:
+    """Flags that contradict each other, or mean nothing together."""
+    waits = args.wait or args.wait_for
+    clashes = [
+        (
+            waits and (args.dry_run or args.list_configurations),
+            "--wait has nothing to wait for with --dry-run or --list-configurations",
+        ),
+        (
+            args.command and args.output == "json",
+            "-- COMMAND leaves stdout to the command: no --output json",
+        ),
+        (
+            args.command and (args.dry_run or args.list_configurations),
+            "-- COMMAND needs an instance: not with --dry-run or --list-configurations",
+        ),
+        (args.keep and not args.command, "--keep is for -- COMMAND"),
+        (
+            args.delete and (args.command or args.dry_run or args.list_configurations or waits),
+            "--delete ID deletes one instance and does nothing else",
+        ),
+        (args.command == [], "-- needs a command after it"),
+    ]
+    return [message for clash, message in clashes if clash]
 
 
 def _encodable(text: str) -> bool:
@@ -1369,17 +1414,30 @@ def _from(name: str, when_empty: str) -> str:
     return f"env AURA_{name}; default {shown}"
 
 
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    """The flags, and in `command` what follows `--` (None if there is no `--`)."""
+    split = argv.index("--") if "--" in argv else len(argv)
+    args = build_parser().parse_args(argv[:split])
+    args.command = argv[split + 1 :] if split < len(argv) else None
+    return args
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="create_instance.py",
+        usage="%(prog)s [options] [-- COMMAND [ARG ...]]",
         description="Create a Neo4j Aura instance and print its one-time credentials. "
         "AURA_CLIENT_ID and AURA_CLIENT_SECRET must be set in the environment or "
         "in a .env file in the current directory. Every setting below that names a "
-        "variable can also be set there, or in the constants at the top of the script.",
-        epilog="Exit codes: 0 created (or listed, or dry run passed); 1 the API or the "
-        "network failed; 2 usage or configuration error; 3 authentication or permission "
-        "refused; 4 --wait: the instance did not become ready; 130 interrupted; 143 "
-        "terminated.",
+        "variable can also be set there, or in the constants at the top of the script. "
+        "With -- COMMAND, the instance lives only as long as the command: it is created, "
+        "waited for, handed to COMMAND in NEO4J_URI, NEO4J_USERNAME, NEO4J_PASSWORD and "
+        "NEO4J_DATABASE, then deleted.",
+        epilog="Exit codes: 0 created (or listed, or dry run passed, or deleted); 1 the API "
+        "or the network failed; 2 usage or configuration error; 3 authentication or "
+        "permission refused; 4 --wait: the instance did not become ready; 5 -- COMMAND "
+        "succeeded but the instance could not be deleted; 127 COMMAND could not be started; "
+        "130 interrupted; 143 terminated. With -- COMMAND, otherwise the command's own.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument(
@@ -1448,6 +1506,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     run = parser.add_argument_group("what to do")
+    run.add_argument(
+        "--keep",
+        action="store_true",
+        help="with -- COMMAND: keep the instance and its credentials file afterwards",
+    )
+    run.add_argument(
+        "--delete",
+        metavar="ID",
+        help="delete the instance with this id (never a name: a name can match the wrong "
+        "instance), confirm, and exit",
+    )
     run.add_argument(
         "--allow-duplicate-name",
         action="store_true",
@@ -1533,6 +1602,9 @@ def _run(settings: Settings, output: Output) -> int:
     """One run of the command line, after its settings are resolved and checked."""
     client = AuraClient(settings.api_url, settings.timeout, output.secrets)
     token = client.get_oauth_token(settings.client_id, settings.client_secret)
+    if settings.mode == "delete":
+        _delete(client, token, settings.delete_id, unknown_is_error=True)
+        return EXIT_OK
     tenant_id = client.get_tenant_id(settings.tenant, token)
     if settings.mode == "list-configurations":
         output.show_configurations(_tenant_configurations(client, token, tenant_id))
@@ -1542,13 +1614,23 @@ def _run(settings: Settings, output: Output) -> int:
     if settings.mode == "dry-run":
         output.show_body(spec)
         return EXIT_OK
-    with output.delivering():
-        with _interrupts_deferred("the create call is under way and its password comes only once"):
+    with output.delivering(), _Disposal(client, token, settings, output) as disposal:
+        with _interrupts_deferred(
+            "the create call is under way and its password comes only once",
+            "stopped during the create call; an instance may have been created whose "
+            "password is lost: look for it in the Aura console",
+        ):
             created_at = time.monotonic()
             instance = _create(client, token, spec, existing)
+            disposal.instance_id = _field(instance, "id")
             output.deliver(instance)
         if settings.wait_for:
             _wait(client, token, instance, settings, output.result, created_at)
+        if settings.command:
+            disposal.command_code = _run_command(
+                settings.command, _command_environment(output.credentials)
+            )
+            return disposal.command_code
     return output.exit_code
 
 
@@ -1848,6 +1930,7 @@ class Output:
         self.settings = settings
         self.secrets = secrets or Secrets()
         self.result: dict[str, Any] = {}  # the create answer, plus what the run learnt
+        self.credentials: dict[str, str] = {}  # id, name, username, password, connection_url
         self.exit_code = EXIT_OK
 
     def show_configurations(self, offered: list[dict[str, Any]]) -> None:
@@ -1885,10 +1968,11 @@ class Output:
             else self._redacted(_field(instance, key), keep=password)
             for key in _CREDENTIAL_FIELDS
         }
+        self.credentials = values
         problems = _credential_problems(instance)
         if settings.save_credentials:
             self._save_file(values)
-        else:
+        elif not settings.command:
             log.info("No credentials file (--no-credentials-file): stdout is the only copy.")
         if settings.github_output:
             self._write_github_outputs(settings.github_output, values)
@@ -1897,7 +1981,7 @@ class Output:
             # The runner reads workflow commands from stderr as well as stdout, and
             # stderr is the stream a calling script does not capture.
             _write_stderr("".join(f"{mask}\n" for mask in masks))
-        if settings.output == "text":
+        if settings.output == "text" and not settings.command:  # stdout is the command's
             self._stdout("".join(f"{line}\n" for line in self._text_lines(values, masks)))
         if problems:
             log.error(
@@ -1921,6 +2005,14 @@ class Output:
         lines.append(f"Connection URI {values['connection_url']}")
         # A missing value prints as nothing, never as "None", which reads like a password.
         return [line if line in masks else _printable(line).rstrip() for line in lines]
+
+    def remove_credentials_file(self) -> None:
+        """After a confirmed delete: the file's instance no longer exists."""
+        path = self.result.pop("credentials_file", None)
+        if path:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(path)
+            log.info("Removed %s: its instance no longer exists.", path)
 
     def _save_file(self, values: dict[str, str]) -> None:
         path = self.settings.credentials_file or _default_credentials_path(values["id"])
@@ -2319,19 +2411,194 @@ def _wait_until_queryable(
 
 
 # ---------------------------------------------------------------------------
+# -- COMMAND: an instance that lives as long as one command; --delete ID
+# ---------------------------------------------------------------------------
+
+
+class _Disposal:
+    """-- COMMAND's promise: the instance is deleted on every way out of the run.
+
+    Used around the create call, the wait and the command. Without a
+    command, or with --keep, it does nothing. A delete that fails is one
+    error line naming the instance; it changes the exit code only where the
+    command had succeeded (EXIT_NOT_DELETED), or else the first failure,
+    the command's code or the signal's stands.
+    """
+
+    def __init__(self, client: AuraClient, token: str, settings: Settings, output: Output) -> None:
+        self.client = client
+        self.token = token
+        self.settings = settings
+        self.output = output
+        self.instance_id = ""  # set once the create call has answered
+        self.command_code: int | None = None
+
+    def __enter__(self) -> _Disposal:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
+        instance_id = self.instance_id
+        if not self.settings.command or not instance_id:
+            return
+        if self.settings.keep:
+            log.info(
+                "Kept instance %s (--keep); delete it with --delete %s", instance_id, instance_id
+            )
+            return
+        advice = (
+            f"delete it with `python create_instance.py --delete {instance_id}` "
+            "or in the Aura console"
+        )
+        try:
+            with _interrupts_deferred(
+                "the instance is being deleted",
+                f"stopped before instance {instance_id} was deleted; {advice}",
+            ):
+                _delete(self.client, self.token, instance_id)
+        except AuraError as failure:
+            message = f"instance {instance_id} was not deleted ({failure}); {advice}"
+            if kind is None and self.command_code == 0:
+                raise AuraError(message, exit_code=EXIT_NOT_DELETED) from None
+            log.error("error: %s", message)
+            return
+        self.output.remove_credentials_file()
+
+
+DELETE_BUSY_TIMEOUT = 300  # seconds to keep asking while Aura is busy with the instance (409)
+DELETE_BUSY_INTERVAL = 2
+COMMAND_GRACE = 5  # seconds a signalled command has to stop before it is killed
+
+
+def _delete(
+    client: AuraClient, token: str, instance_id: str, *, unknown_is_error: bool = False
+) -> None:
+    """Delete an instance, then confirm that Aura is destroying it or that it is gone.
+
+    A 404 to a resent DELETE means the first one worked; to the first, that
+    there is no such instance (exit 2 if `unknown_is_error`, else it is
+    gone already). A 409 means Aura is still busy with it (creating it,
+    say): asked again for up to DELETE_BUSY_TIMEOUT seconds.
+    """
+    busy_until = time.monotonic() + DELETE_BUSY_TIMEOUT
+    while True:
+        try:
+            client.delete_instance(token, instance_id)
+            break
+        except AuraError as refusal:
+            if refusal.status == 404 and unknown_is_error and not refusal.resent:
+                raise AuraError(
+                    f"no instance has the id {instance_id}", exit_code=EXIT_USAGE
+                ) from None
+            if refusal.status == 404:
+                log.info("Instance %s is gone already.", instance_id)
+                return
+            if refusal.status != 409 or time.monotonic() + DELETE_BUSY_INTERVAL > busy_until:
+                raise
+            log.warning(
+                "Aura is still busy with instance %s (HTTP 409); asking again in %d s",
+                instance_id,
+                DELETE_BUSY_INTERVAL,
+            )
+            time.sleep(DELETE_BUSY_INTERVAL)
+    try:
+        status = client.get_instance(token, instance_id).get("status")
+    except AuraError as check:
+        if check.status != 404:
+            raise
+        status = "destroying"
+    if status not in ("destroying", "deleting"):
+        raise AuraError(f"Aura accepted the DELETE, but instance {instance_id} is {status!r}")
+    log.info("Instance %s is being deleted.", instance_id)
+
+
+def _command_environment(credentials: dict[str, str]) -> dict[str, str]:
+    """The command's environment: the credentials file's names in, the account's out."""
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("AURA_CLIENT_ID", "AURA_CLIENT_SECRET")
+    }
+    for key, field in _CREDENTIALS_FILE_KEYS:
+        environment[key] = credentials[field] if field else "neo4j"
+    return environment
+
+
+def _run_command(command: tuple[str, ...], environment: dict[str, str]) -> int:
+    """Run COMMAND (no shell) and return its exit code, 128 + N if signal N killed it.
+
+    Ctrl-C and SIGTERM are passed on to it, each once (not Ctrl-C when this
+    process is in the terminal's foreground: the terminal sent it to the
+    command too); it then has COMMAND_GRACE seconds, or until a second
+    signal, before it is killed. After a signal the run ends with _Stopped,
+    so that the instance is deleted and the exit code is 130 or 143.
+    """
+    try:
+        child = subprocess.Popen(command, env=environment)
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else str(exc)
+        raise AuraError(f"cannot run {command[0]!r}: {reason}", exit_code=EXIT_CANNOT_RUN) from None
+    received: list[int] = []
+
+    def pass_on(signum: int, frame: Any) -> None:
+        if signum not in received and not (signum == signal.SIGINT and _in_terminal_foreground()):
+            with contextlib.suppress(ProcessLookupError):
+                child.send_signal(signum)
+        received.append(signum)
+
+    previous = {signum: signal.signal(signum, pass_on) for signum in _STOP_SIGNALS}
+    try:
+        code = _wait_for_child(child, received)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    if received:
+        raise _Stopped(signal.SIGINT if signal.SIGINT in received else received[0])
+    return 128 - code if code < 0 else code
+
+
+def _wait_for_child(child: subprocess.Popen[bytes], received: list[int]) -> int:
+    """The child's return code; once signalled, it is killed after the grace period."""
+    kill_at: float | None = None
+    while True:
+        # A timeout, because a signal's handler returns into a wait without one.
+        try:
+            return child.wait(timeout=0.2)
+        except subprocess.TimeoutExpired:
+            pass
+        if not received:
+            continue
+        now = time.monotonic()
+        if kill_at is None:
+            kill_at = now + COMMAND_GRACE
+            log.warning("Stopping the command: it has %d s before it is killed.", COMMAND_GRACE)
+        if now >= kill_at or len(received) > 1:
+            child.kill()
+
+
+def _in_terminal_foreground() -> bool:
+    """Whether this process is in its terminal's foreground process group."""
+    for stream in (sys.stdin, sys.stdout, sys.stderr):
+        with contextlib.suppress(AttributeError, OSError, ValueError):
+            if os.tcgetpgrp(stream.fileno()) == os.getpgrp():
+                return True
+    return False
+
+
+# ---------------------------------------------------------------------------
 # Signals and main()
 # ---------------------------------------------------------------------------
 
 
 @contextlib.contextmanager
-def _interrupts_deferred(reason: str) -> Iterator[None]:
-    """Hold back Ctrl-C and SIGTERM from the create call until the password is out.
+def _interrupts_deferred(reason: str, if_stopped: str) -> Iterator[None]:
+    """Hold back Ctrl-C and SIGTERM from a block that must not be cut short.
 
-    The block covers the create call, the check after an ambiguous failure,
-    and saving and printing the credentials. The first signal is reported and
-    acted on when the block ends. Only a second Ctrl-C, a user at the terminal
-    who insists, stops it at once; a supervisor's SIGTERM after a SIGINT
-    (GitHub Actions cancels a job that way) waits like the first.
+    The create call's block covers the call, the check after an ambiguous
+    failure, and saving and printing the credentials; a delete's, the delete
+    and its confirmation. The first signal is reported and acted on when the
+    block ends. Only a second Ctrl-C, a user at the terminal who insists,
+    stops it at once, saying `if_stopped`; a supervisor's SIGTERM after a
+    SIGINT (GitHub Actions cancels a job that way) waits like the first.
     """
     received: list[int] = []
 
@@ -2341,10 +2608,7 @@ def _interrupts_deferred(reason: str) -> Iterator[None]:
         repeated = signum in received
         received.append(signum)
         if signum == signal.SIGINT and repeated:
-            log.error(
-                "error: stopped during the create call; an instance may have been created "
-                "whose password is lost: look for it in the Aura console"
-            )
+            log.error("error: %s", if_stopped)
             raise _Stopped(signum)
         if len(received) == 1:
             log.warning(
@@ -2382,7 +2646,7 @@ _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit code."""
-    args = build_parser().parse_args(argv)
+    args = parse_args(sys.argv[1:] if argv is None else argv)
     secrets = Secrets()
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_SafeFormatter(secrets))
