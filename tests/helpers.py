@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import time
+from pathlib import Path
 from typing import Any, Callable
+
+# One --verbose line: method, path, status, duration, and Aura's X-Request-Id if it sent one.
+VERBOSE_LINE = re.compile(r"(GET|POST) (/\S*) -> (\d{3}) in \d+ ms(, X-Request-Id \S+)?")
 
 
 def printed(data: dict[str, Any]) -> list[str]:
@@ -19,6 +24,11 @@ def printed(data: dict[str, Any]) -> list[str]:
 def calls(fake) -> list[tuple[str, str]]:
     """(method, path) of every request the fake received, in order."""
     return [(r.method, r.path) for r in fake.requests]
+
+
+def credentials_files(directory: Path) -> list[Path]:
+    """The credentials files a run left in `directory`, by the Aura console's name."""
+    return sorted(directory.glob("Neo4j-*-Created-*.txt"))
 
 
 def wait_for(condition: Callable[[], Any], timeout: float = 10.0) -> None:

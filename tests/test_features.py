@@ -881,11 +881,3 @@ def test_ctrl_c_during_the_wait_in_json_mode_still_delivers_the_object(fake, tmp
     assert output["password"] == fake.instances[instance_id].data["password"]
     assert output["status"] == "creating"
     assert (tmp_path / output["credentials_file"]).is_file()
-
-
-def test_wait_timeout_must_be_positive(fake, run):
-    result = run("--wait", "--wait-timeout", "0")
-
-    assert result.returncode == 2
-    assert len(result.stderr.splitlines()) == 1
-    assert fake.requests == []
