@@ -21,8 +21,9 @@ def test_single_tenant_account_creates_and_prints_the_four_lines(fake, run):
 
 
 def test_requests_are_the_documented_ones(fake, run):
-    run("--name", "graph-1")
+    result = run("--name", "graph-1")
 
+    assert result.returncode == 0, result.stderr
     token, tenants, instances, create = fake.requests
     assert (token.method, token.path) == ("POST", "/oauth/token")
     assert (
@@ -50,8 +51,9 @@ def test_requests_are_the_documented_ones(fake, run):
 
 
 def test_one_connection_serves_the_whole_run(fake, run):
-    run()
+    result = run()
 
+    assert result.returncode == 0, result.stderr
     assert fake.connections == 1
     assert {r.connection for r in fake.requests} == {1}
 

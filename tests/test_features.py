@@ -766,8 +766,9 @@ def test_wait_timeout_exits_4_saying_it_may_still_become_ready(slow_waits):
 
 def test_wait_never_polls_faster_than_every_3_seconds(slow_waits):
     """A --wait of N seconds sends at most N/3 + 2 polls, over the run's one connection."""
-    fake, _, _, elapsed = slow_waits["timeout"].result()
+    fake, _, result, elapsed = slow_waits["timeout"].result()
 
+    assert result.returncode == 4
     polls = fake.sent(*POLL)
     assert elapsed > WAIT_TIMEOUT  # the wait lasted all of --wait-timeout
     assert 2 <= len(polls) <= WAIT_TIMEOUT / 3 + 2
@@ -778,6 +779,7 @@ def test_wait_never_polls_faster_than_every_3_seconds(slow_waits):
 def test_wait_shows_an_unknown_status_and_keeps_waiting(slow_waits):
     fake, _, result, _ = slow_waits["timeout"].result()
 
+    assert result.returncode == 4
     [instance] = fake.instances.values()
     polls = fake.sent(*POLL)
     assert [instance.status(p.at) for p in polls][:2] == ["creating", "warming-up"]

@@ -156,6 +156,7 @@ def test_json_mode_keeps_stdout_one_object_and_masks_on_stderr(fake, run):
 def test_no_mask_lines_outside_github_actions(fake, run):
     result = run("--no-credentials-file")
 
+    assert result.returncode == 0, result.stderr
     assert "::add-mask::" not in result.stdout + result.stderr
 
 
