@@ -2,8 +2,8 @@
 
 End to end, as in test_core.py: the script runs as a subprocess against the
 fake Aura API. A wait costs real seconds (one poll every 3 s), so the waits that
-poll more than once run in the background, side by side, while the quick tests
-run; the --wait section at the end asserts on them.
+poll more than once run side by side, in the background, started together by the
+`slow_waits` fixture when the first test that asks for them starts.
 """
 
 from __future__ import annotations
@@ -618,12 +618,13 @@ def test_dry_run_with_json_output_is_still_just_the_body(fake, run):
     assert fake.sent(*CREATE) == []
 
 
-# -- --wait (last: its slow scenarios run in the background meanwhile) -----------------
+# -- --wait -----------------------------------------------------------------------------
 #
 # Each wait that polls more than once costs real seconds. Those scenarios run side
-# by side, each against its own fake, started by an autouse module fixture when
-# this file's first test starts; the tests that assert on them come last. Waits
-# that end at their first poll run as ordinary tests.
+# by side, each against its own fake, all started by the `slow_waits` fixture when
+# the first test that requests it starts, wherever that test is in the file; the
+# others then find their scenario finished or nearly so. Waits that end at their
+# first poll run as ordinary tests.
 
 
 def _running_after_2_s(fake):
@@ -700,12 +701,14 @@ class Background:
         self.fake.stop()
 
 
-@pytest.fixture(scope="module", autouse=True)
+@pytest.fixture(scope="module")
 def slow_waits(tmp_path_factory):
-    """Start every slow wait as soon as this module's first test starts.
+    """Every slow wait, by name, all started together on first use and shared.
 
-    They sleep, mostly, so they run while the quick tests run; the tests that
-    assert on them come last in this file and rarely have to wait for them.
+    Each test that asserts on a scenario requests this fixture, so no test
+    depends on another having run first, and a run that selects none of them
+    starts none. They sleep, mostly: side by side, they cost about as much as
+    the longest of them.
     """
     started = {}
     try:
