@@ -8,7 +8,13 @@ from typing import Any
 import pytest
 
 from fake_aura import CLIENT_ID, CLIENT_SECRET, TENANT_ID, Fault
-from helpers import VERBOSE_LINE, calls, credentials_files, printed
+from helpers import VERBOSE_LINE, assert_no_secrets, calls, credentials_files, printed
+
+STAGING = {  # a second tenant, for accounts with more than one
+    "id": "da045ab3-3b89-4f45-8b96-528f2e47cd13",
+    "name": "Staging",
+    "instance_configurations": [],
+}
 
 
 def test_single_tenant_account_creates_and_prints_the_four_lines(fake, run):
@@ -72,13 +78,7 @@ def test_wrong_secret_exits_3_with_one_line_and_sends_nothing_else(fake, run):
 
 
 def test_unknown_tenant_exits_2_and_lists_the_tenants(fake, run):
-    fake.tenants.append(
-        {
-            "id": "da045ab3-3b89-4f45-8b96-528f2e47cd13",
-            "name": "Staging",
-            "instance_configurations": [],
-        }
-    )
+    fake.tenants.append(STAGING)
 
     result = run("--tenant", "staging-eu")
 
@@ -86,6 +86,54 @@ def test_unknown_tenant_exits_2_and_lists_the_tenants(fake, run):
     [line] = result.stderr.splitlines()
     assert "'Production'" in line and "'Staging'" in line
     assert fake.sent("POST", "/v1/instances") == []
+
+
+NOT_A_TENANT = "0c3d9f3e-5a1b-4c2d-8e3f-4a5b6c7d8e9f"  # shaped like an id, in no account
+NO_SUCH_TENANT = (
+    f"error: no tenant has the id {NOT_A_TENANT}; the account has: "
+    f"'Production' ({TENANT_ID}), 'Staging' ({STAGING['id']})"
+)
+
+
+@pytest.mark.parametrize(
+    "args", [("--dry-run",), ("--type", "free-db"), ("--list-configurations",)]
+)
+def test_unknown_tenant_id_found_out_by_its_configurations_lists_the_tenants(fake, run, args):
+    """These runs fetch GET /v1/tenants/{id} before anything else: Aura answers 404."""
+    fake.tenants.append(STAGING)
+
+    result = run("--tenant", NOT_A_TENANT, *args)
+
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [NO_SUCH_TENANT]
+    assert calls(fake) == [
+        ("POST", "/oauth/token"),
+        ("GET", f"/v1/tenants/{NOT_A_TENANT}"),
+        ("GET", "/v1/tenants"),
+    ]
+    assert_no_secrets(fake, result.stdout, result.stderr)
+
+
+def test_unknown_tenant_id_refused_by_the_create_call_lists_the_tenants(fake, run, tmp_path):
+    """An id is used as is: the create call's 400 tenant-not-found is the first to tell."""
+    fake.tenants.append(STAGING)
+
+    result = run("--tenant", NOT_A_TENANT)
+
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.splitlines()[-1] == NO_SUCH_TENANT
+    assert [line for line in result.stderr.splitlines() if "error" in line] == [NO_SUCH_TENANT]
+    assert calls(fake) == [
+        ("POST", "/oauth/token"),
+        ("GET", "/v1/instances"),
+        ("POST", "/v1/instances"),
+        ("GET", "/v1/tenants"),
+    ]
+    assert fake.instances == {}
+    assert credentials_files(tmp_path) == []
+    assert_no_secrets(fake, result.stdout, result.stderr)
 
 
 def test_near_miss_in_case_is_suggested(fake, run):
@@ -118,18 +166,12 @@ def test_tenant_in_the_middle_of_the_list_is_found(fake, run):
 
 
 def test_several_tenants_and_none_chosen_lists_them(fake, run):
-    fake.tenants.append(
-        {
-            "id": "da045ab3-3b89-4f45-8b96-528f2e47cd13",
-            "name": "Staging",
-            "instance_configurations": [],
-        }
-    )
+    fake.tenants.append(STAGING)
 
     result = run()
 
     assert result.returncode == 2
-    assert "2 tenants" in result.stderr and "da045ab3-3b89-4f45-8b96-528f2e47cd13" in result.stderr
+    assert "2 tenants" in result.stderr and STAGING["id"] in result.stderr
 
 
 def test_duplicate_tenant_names_are_an_error_listing_the_ids(fake, run):
