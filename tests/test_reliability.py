@@ -12,6 +12,7 @@ import datetime
 import email.utils
 import json
 import math
+import re
 import signal
 import stat
 import subprocess
@@ -24,7 +25,14 @@ import pytest
 from conftest import SCRIPT, script_env
 
 from fake_aura import TENANT_ID, Fault
-from helpers import VERBOSE_LINE, calls, credentials_files, printed, wait_for
+from helpers import (
+    VERBOSE_LINE,
+    assert_no_secrets,
+    calls,
+    credentials_files,
+    printed,
+    wait_for,
+)
 
 MIN_INTERVAL = 60 / 125  # the script's floor between two attempts (125 requests a minute)
 HAPPY = [
@@ -319,6 +327,51 @@ def test_ambiguous_create_failure_is_not_resent_and_is_checked(
     assert credentials_files(tmp_path) == []
 
 
+@pytest.mark.parametrize("created", [True, False], ids=["created", "not-created"])
+def test_ambiguous_create_whose_check_fails_too_says_to_look_in_the_console(
+    fake, run, tmp_path, created
+):
+    fake.on(
+        "POST", "/v1/instances", Fault(status=502, apply=created, body={"error": "Bad Gateway"})
+    )
+    # The duplicate guard's listing works; the check after the failed create is
+    # answered 503 with a Retry-After beyond the retry budget, so it is final at once.
+    unavailable = Fault(status=503, headers={"Retry-After": "3600"}, body={"error": "Unavailable"})
+    fake.on("GET", "/v1/instances", None, unavailable)
+
+    result = run("--name", "graph-1")
+
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert calls(fake) == [*HAPPY, ("GET", "/v1/instances")]  # the create call went out once
+    request_id = r"( \(X-Request-Id [0-9a-f]+\))?"  # Aura's, when it acted on the call
+    create_failed = r"POST /v1/instances failed with HTTP 502: Bad Gateway" + request_id
+    *_, warning, line = result.stderr.splitlines()
+    assert re.fullmatch(
+        "warning: "
+        + create_failed
+        + re.escape(
+            "; the instance may or may not exist now. Not resending the create call (that "
+            "could create a second instance); checking the tenant's instances."
+        ),
+        warning,
+    ), warning
+    assert re.fullmatch(
+        re.escape("error: the create call failed (")
+        + create_failed
+        + re.escape(
+            f") and the check failed too (GET /v1/instances?tenantId={TENANT_ID} failed with "
+            "HTTP 503: Unavailable); look for an instance named 'graph-1' in the Aura console "
+            "before running again"
+        ),
+        line,
+    ), line
+    assert error_line(result) == line
+    assert len(fake.instances) == (1 if created else 0)
+    assert credentials_files(tmp_path) == []
+    assert_no_secrets(fake, result.stdout, result.stderr)
+
+
 def test_ambiguous_failure_ignores_an_older_instance_with_the_same_name(fake, run):
     older = fake.add_instance("graph-1")
     fake.on("POST", "/v1/instances", Fault(status=502))
@@ -528,6 +581,37 @@ def test_stdout_closed_from_the_start_is_no_traceback(fake, tmp_path):
     [path] = credentials_files(tmp_path)
     assert f"warning: stdout was closed; the credentials are in {path.name}" in result.stderr
     assert result.returncode == 0
+
+
+@pytest.mark.parametrize("output", ["text", "json"])
+@pytest.mark.parametrize("closed", ["from the start", "by the reader"])
+def test_closed_stdout_without_a_credentials_file_is_exit_1_saying_the_password_is_lost(
+    fake, tmp_path, closed, output
+):
+    args = ("--no-credentials-file", "--output", output)
+    if closed == "from the start":  # `>&-`
+        result = run_with_closed(">&-", fake, tmp_path, *args)
+    else:  # `| head -0`: the pipe is gone before the script prints anything
+        process = start(fake, tmp_path, *args)
+        try:
+            process.stdout.close()
+            stderr = process.stderr.read()
+            returncode = process.wait(timeout=30)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        result = subprocess.CompletedProcess(process.args, returncode, "", stderr)
+
+    assert result.returncode == 1
+    assert error_line(result) == (
+        "error: stdout was closed and no credentials file was written: the password is lost; "
+        "reset it in the Aura console"
+    )
+    assert result.stderr.splitlines()[-1] == error_line(result)
+    assert len(fake.instances) == 1
+    assert list(tmp_path.iterdir()) == []
+    assert_no_secrets(fake, result.stdout, result.stderr)
 
 
 def test_closed_stderr_under_github_actions_still_saves_and_prints(fake, tmp_path):
