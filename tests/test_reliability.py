@@ -14,6 +14,7 @@ import json
 import math
 import re
 import signal
+import socket
 import stat
 import subprocess
 import sys
@@ -125,6 +126,53 @@ def run_with_closed(redirect: str, fake, cwd: Path, *args: str, **env: str):
         text=True,
         timeout=30,
     )
+
+
+# The script run as __main__ in a world where waiting is free: time.sleep does
+# nothing, so the up to 4 resends of a connection failure, with their backoff,
+# cost no time. The first argument changes one more thing about that world:
+# "unresolvable" names fail to resolve (as for a name that does not exist, but
+# without sending a DNS query: resolving any name here asks a non-loopback DNS
+# server), "no-syn-ack" connections time out (a real connect timeout takes the
+# script's 10 s per attempt). Loopback addresses still work as usual.
+WITHOUT_BACKOFF = """
+import runpy, socket, sys, time
+time.sleep = lambda seconds: None
+world = sys.argv.pop(1)
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+real_getaddrinfo = socket.getaddrinfo
+def getaddrinfo(host, *args, **kwargs):
+    if world == "unresolvable" and host not in LOOPBACK:
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+    return real_getaddrinfo(host, *args, **kwargs)
+socket.getaddrinfo = getaddrinfo
+if world == "no-syn-ack":
+    def connect(self, address):
+        raise TimeoutError("timed out")
+    socket.socket.connect = connect
+sys.argv.pop(0)
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+
+def run_without_backoff(fake, cwd: Path, world: str, *args: str, **env: str | None):
+    """Run the script with free waits (see WITHOUT_BACKOFF); returns CompletedProcess."""
+    return subprocess.run(
+        [sys.executable, "-c", WITHOUT_BACKOFF, world, str(SCRIPT), *args],
+        env=script_env(fake, **env),
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+@pytest.fixture
+def closed_port():
+    """A loopback port nothing listens on: bound, so no one else takes it, never listening."""
+    with socket.socket() as bound:
+        bound.bind(("127.0.0.1", 0))
+        yield bound.getsockname()[1]
 
 
 def rewritten_create_answer(fake, **changes: Any) -> Fault:
@@ -281,6 +329,112 @@ def test_an_unparsable_retry_after_falls_back_to_backoff(fake, run):
 
     assert result.returncode == 0, result.stderr
     assert len(fake.sent("GET", "/v1/tenants")) == 2
+
+
+# ---------------------------------------------------------------------------
+# The network fails: one line naming the request and the problem
+# ---------------------------------------------------------------------------
+
+RESEND_LINE = re.compile(r"POST /oauth/token: (\w+); retrying in \d+\.\d s")
+
+
+def network_problem(fake, closed_port):
+    """Each way the network can fail: (world, args, env, fake's faults, the error line)."""
+    https_fake = "https://" + fake.url.split("://", 1)[1]  # TLS to a plain-http server
+    token_failed = "error: POST /oauth/token failed: "
+    return {
+        "connect timeout": (
+            "no-syn-ack",
+            (),
+            {},
+            {},
+            token_failed + "no connection in time (connect timeout)",
+        ),
+        # Only the create call, which is never resent, reports a read timeout as such.
+        "read timeout": (
+            "",
+            ("--timeout", "0.5"),
+            {},
+            {CREATE_CALL: Fault(status=500, delay=2)},
+            "error: the create call failed (POST /v1/instances failed: no answer in time (read "
+            "timeout)) and no instance named 'my-instance' appeared: nothing was created, and it "
+            "is safe to run again",
+        ),
+        "TLS": (
+            "",
+            ("--api-url", https_fake),
+            {},
+            {},
+            token_failed + "TLS handshake or certificate check failed",
+        ),
+        "proxy": (
+            "",
+            ("--api-url", https_fake),
+            {"HTTPS_PROXY": f"http://127.0.0.1:{closed_port}", "NO_PROXY": None},
+            {},
+            token_failed + "the proxy refused or dropped the connection",
+        ),
+        "unresolvable": (
+            "unresolvable",
+            ("--api-url", "https://aura.invalid"),
+            {},
+            {},
+            token_failed + "the host name could not be resolved",
+        ),
+        "refused": (
+            "",
+            ("--api-url", f"http://127.0.0.1:{closed_port}"),
+            {},
+            {},
+            token_failed + "the connection could not be opened (refused or unreachable)",
+        ),
+        "dropped": (
+            "",
+            (),
+            {},
+            {("POST", "/oauth/token"): Fault(drop=True)},
+            token_failed + "the connection was dropped before an answer came",
+        ),
+    }
+
+
+NETWORK_PROBLEMS = [
+    "connect timeout",
+    "read timeout",
+    "TLS",
+    "proxy",
+    "unresolvable",
+    "refused",
+    "dropped",
+]
+
+
+@pytest.mark.parametrize("problem", NETWORK_PROBLEMS)
+def test_a_network_problem_is_one_line_naming_the_request_and_the_problem(
+    fake, tmp_path, closed_port, problem
+):
+    world, args, env, faults, expected = network_problem(fake, closed_port)[problem]
+    for (method, route), fault in faults.items():
+        fake.on(method, route, *[fault] * 5)
+
+    result = run_without_backoff(fake, tmp_path, world, *args, **env)
+
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert error_line(result) == expected
+    if problem == "read timeout":
+        assert calls(fake) == [*HAPPY, ("GET", "/v1/instances")]
+        assert fake.instances == {}
+    else:
+        # The token request: sent, and resent 4 times, with one line for each resend.
+        resends = result.stderr.splitlines()[:-1]
+        assert len(resends) == 4
+        assert all(RESEND_LINE.fullmatch(line) for line in resends), resends
+        reached = 5 if problem in ("TLS", "dropped") else 0  # connections the fake accepted
+        assert fake.connections == reached
+        assert calls(fake) == [("POST", "/oauth/token")] * (5 if problem == "dropped" else 0)
+    assert credentials_files(tmp_path) == []
+    assert_no_secrets(fake, result.stdout, result.stderr)
 
 
 # ---------------------------------------------------------------------------
