@@ -8,6 +8,7 @@ import pytest
 import responses
 
 import create_instance as ci
+from helpers import assert_no_secrets, credentials_files
 
 
 def only_instance(fake):
@@ -178,6 +179,36 @@ def test_github_output_file_gets_the_credentials(fake, run, tmp_path):
         f"password={data['password']}",
         f"credentials_file={credentials_file.name}",
     ]
+
+
+@pytest.mark.parametrize(
+    ("github_output", "problem"),
+    [("missing/output", "No such file or directory"), (".", "Is a directory")],
+    ids=["missing-directory", "a-directory"],
+)
+def test_unwritable_github_output_still_saves_and_prints_the_credentials_and_exits_1(
+    fake, run, tmp_path, github_output, problem
+):
+    result = run(env={"GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(tmp_path / github_output)})
+
+    assert result.returncode == 1
+    data = only_instance(fake).data
+    [credentials_file] = credentials_files(tmp_path)
+    assert f"NEO4J_PASSWORD={data['password']}" in credentials_file.read_text().splitlines()
+    password_lines = [f"::add-mask::{data['password']}", f"Password {data['password']}"]
+    assert result.stdout.splitlines() == [
+        f"Instance ID {data['id']}",
+        "Username neo4j",
+        *password_lines,
+        f"Connection URI {data['connection_url']}",
+    ]
+    assert (
+        f"warning: could not write the step outputs to GITHUB_OUTPUT ({problem})"
+        in result.stderr.splitlines()
+    )
+    assert "Traceback" not in result.stderr and "error" not in result.stderr
+    assert not (tmp_path / "missing").exists()
+    assert_no_secrets(fake, result.stdout, result.stderr)
 
 
 def test_github_output_uses_a_heredoc_for_multiline_values(tmp_path):
