@@ -6,9 +6,19 @@ it, including the unkind parts: two error shapes, 403 for an expired token,
 call that is rejected with a 400 naming the field when the tenant does not offer
 the requested configuration.
 
+DELETE /v1/instances/{id} answers 202 with the instance "destroying" once,
+then 404 db-not-found (also to a repeat); the instance shows "destroying" for
+`delete_after` seconds, then is gone. While it is creating (any status in
+`delete_busy_statuses`) a DELETE answers 409 ongoing-database-operation.
+
 Tests script faults per endpoint and per call number with `FakeAura.on`, and
 assert on `FakeAura.requests` (every request received) and
-`FakeAura.connections` (every TCP connection accepted).
+`FakeAura.connections` (every TCP connection accepted). A `Fault` can also
+hold an answer back until the test releases it, and answer with anything a
+hostile network might send: any bytes and headers, a body quoting the
+request's credentials, an endless stream, a drip, fields of a real answer
+rewritten. A second FakeAura on `other_loopback_host()` can play the target
+of a redirect.
 
 Each new instance's connection URL points at a second server on 127.0.0.1
 that plays the new database's Query API (POST /db/neo4j/query/v2): it answers
@@ -24,15 +34,20 @@ from __future__ import annotations
 
 import argparse
 import base64
+import functools
+import ipaddress
 import json
 import re
 import secrets
 import socket
+import sys
 import threading
 import time
 import uuid
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from socketserver import TCPServer
 from typing import Any, Callable
 from urllib.parse import parse_qs, urlsplit
 
@@ -42,6 +57,9 @@ TENANT_ID = "6981ace7-efe8-4f5c-b7c5-267b5162ce91"  # the one tenant, "Productio
 # How often a server checks for stop(); socketserver's default, 0.5 s, makes
 # stopping the two servers cost most of a second in every test.
 SHUTDOWN_POLL = 0.02
+# A held call answers anyway after this long, so a broken test cannot hang the suite.
+HOLD_TIMEOUT = 30.0
+REMOVE = object()  # in Fault.patch: leave this key out of the answer
 
 DEFAULT_CONFIGURATIONS = [
     {
@@ -75,14 +93,38 @@ DEFAULT_CONFIGURATIONS = [
 
 @dataclass
 class Fault:
-    """What to do instead of (or after) the normal handling of one call.
+    r"""What to do instead of (or after) the normal handling of one call.
 
-    status/headers/body replace the answer; `delay` waits before answering;
+    status and body replace the answer (body counts only with a status: a
+    dict or list, sent as JSON; a str or bytes, sent as they are, with
+    Content-Length their raw length; or a callable taking the Recorded request
+    and returning any of those, such as `echo_headers`); `headers` are added
+    to the answer, whatever its status, and replace the fake's own of the
+    same name (Content-Type; even Content-Length, to lie about it: the
+    connection then closes after the body); `delay` waits before answering;
     `drop` closes the connection without any answer; `apply` first performs
     the call for real (so a POST that "failed" still created its instance);
     `expire_tokens` makes every token issued so far invalid before the call;
     `action` is called just before answering, to change the world the script
     sees at that moment (say, make its credentials file path unwritable).
+
+    `arrived` is set once the call has been received and, if it is performed
+    at all, performed (a held POST /v1/instances has created its instance).
+    `hold` then keeps the answer back until the test sets it (or HOLD_TIMEOUT
+    passes, or the fake stops): wait for `arrived`, signal the script, wait
+    for what it prints, set `hold`. A held fault without status, drop or
+    apply performs the call and answers normally.
+
+    Hostile answers, for a script that must survive anything:
+    `patch` rewrites fields of the answer's "data" (each item's, for a list),
+    REMOVE leaving a key out: Fault(patch={"password": "a\n::add-mask::x"})
+    creates the instance and answers with that password;
+    `stream_bytes` replaces the body with that many bytes made on the fly,
+    '{"data": [' then spaces then ']}', costing the fake no memory;
+    `framing` is how the body's end is told: "length" (Content-Length),
+    "chunked" (Transfer-Encoding) or "close" (neither; the connection closes);
+    `drip` sends the body one byte at a time, that many seconds apart,
+    stopping when the client goes away.
     """
 
     status: int | None = None
@@ -93,6 +135,16 @@ class Fault:
     apply: bool = False
     expire_tokens: bool = False
     action: Callable[[], None] | None = None
+    hold: threading.Event | None = None
+    arrived: threading.Event = field(default_factory=threading.Event)
+    patch: dict[str, Any] | None = None
+    stream_bytes: int = 0
+    framing: str = "length"
+    drip: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.framing not in ("length", "chunked", "close"):
+            raise ValueError(f"framing must be length, chunked or close, not {self.framing!r}")
 
 
 @dataclass
@@ -112,17 +164,88 @@ class Recorded:
         return json.loads(self.body)
 
 
+def echo_headers(request: Recorded) -> dict[str, str]:
+    """A Fault body quoting the request's headers verbatim, Authorization included,
+    as a careless server's error does: Fault(status=400, body=echo_headers)."""
+    quoted = "; ".join(f"{name}: {value}" for name, value in request.headers.items())
+    return {"error": "invalid_request", "error_description": f"rejected: {quoted}"}
+
+
+@functools.cache
+def other_loopback_host() -> str:
+    """A loopback host other than 127.0.0.1, for a second FakeAura (a redirect's
+    target): 127.0.0.2 where it can be bound, else "localhost", another name."""
+    try:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.2", 0))
+    except OSError:
+        return "localhost"
+    return "127.0.0.2"
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _patched(answer: Any, patch: dict[str, Any]) -> Any:
+    """The answer with fields of its data (or of each item of a data list) rewritten."""
+
+    def rewrite(item: Any) -> Any:
+        if not isinstance(item, dict):
+            return item
+        new = {**item, **patch}
+        return {k: v for k, v in new.items() if v is not REMOVE}
+
+    if not isinstance(answer, dict) or "data" not in answer:
+        return answer
+    data = answer["data"]
+    return {
+        **answer,
+        "data": [rewrite(i) for i in data] if isinstance(data, list) else rewrite(data),
+    }
+
+
+def _filler(size: int) -> Iterator[bytes]:
+    """`size` bytes of a JSON object with an empty data list, padded with spaces."""
+    head, tail = b'{"data": [', b"]}"
+    if size < len(head) + len(tail):
+        yield b" " * size
+        return
+    yield head
+    block = b" " * 65536
+    left = size - len(head) - len(tail)
+    while left > 0:
+        yield block if left >= len(block) else block[:left]
+        left -= len(block)
+    yield tail
+
+
 @dataclass
 class Instance:
+    """One instance. A deleted one stays in FakeAura.instances, with deleted_at
+    and gone_at set (monotonic times); the API stops showing it at gone_at."""
+
     data: dict[str, Any]
     created: float
     timeline: list[tuple[float, str]]
+    deleted_at: float | None = None
+    gone_at: float | None = None
+
+    def gone(self, now: float) -> bool:
+        return self.gone_at is not None and now >= self.gone_at
 
     def running_since(self) -> float | None:
         """When the timeline reaches running, in monotonic time, if it does."""
         return next((self.created + t for t, s in self.timeline if s == "running"), None)
 
     def status(self, now: float) -> str:
+        if self.deleted_at is not None:
+            return "destroying"
         current = self.timeline[0][1]
         for after, status in self.timeline:
             if now - self.created >= after:
@@ -142,7 +265,11 @@ def _route(path: str) -> str:
 
 
 class FakeAura:
-    """The fake API server. Use as a context manager, or start()/stop()."""
+    """The fake API server. Use as a context manager, or start()/stop().
+
+    `host` is a loopback address or "localhost" (anything else is refused);
+    the database servers of the instances it creates listen there too.
+    """
 
     def __init__(
         self,
@@ -152,7 +279,11 @@ class FakeAura:
         client_secret: str = CLIENT_SECRET,
         rtt: float = 0.0,
         port: int = 0,
+        host: str = "127.0.0.1",
     ) -> None:
+        if not _is_loopback(host):
+            raise ValueError(f"the fake serves loopback addresses only, not {host}")
+        self.host = host
         self.client_id = client_id
         self.client_secret = client_secret
         self.tenants = (
@@ -172,6 +303,8 @@ class FakeAura:
         self.timeline: list[tuple[float, str]] | None = None  # overrides running_after
         self.billing_missing = False
         self.max_instances: int | None = None
+        self.delete_after = 0.5  # seconds an instance shows "destroying" after its DELETE
+        self.delete_busy_statuses = {"creating"}  # a DELETE in these answers 409
         self.instances: dict[str, Instance] = {}
         self.requests: list[Recorded] = []
         self.connections = 0
@@ -180,7 +313,8 @@ class FakeAura:
         self._faults: dict[tuple[str, str], list[Fault | None]] = {}
         self._calls: dict[tuple[str, str], int] = {}
         self._lock = threading.Lock()
-        self._server = _Server(("127.0.0.1", port), _handler_for(self))
+        self._stopped = threading.Event()  # releases held calls
+        self._server = _Server((host, port), _handler_for(self))
         self._server.fake = self
         self._thread: threading.Thread | None = None
         # The new databases' Query API: bound now, so connection URLs can name
@@ -188,7 +322,7 @@ class FakeAura:
         self.query_ready_after = 0.0  # seconds after running until queries succeed
         self.query_unready = "503"  # or "refuse": no connections until then
         self.query_requests: list[Recorded] = []
-        self._query = _Server(("127.0.0.1", 0), _query_handler_for(self), bind_and_activate=False)
+        self._query = _Server((host, 0), _query_handler_for(self), bind_and_activate=False)
         self._query.fake = self
         self._query.allow_reuse_address = True
         self._query.server_bind()
@@ -199,8 +333,7 @@ class FakeAura:
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{self.host}:{self._server.server_address[1]}"
 
     def start(self) -> FakeAura:
         self._thread = threading.Thread(
@@ -210,6 +343,7 @@ class FakeAura:
         return self
 
     def stop(self) -> None:
+        self._stopped.set()
         self._server.shutdown()
         self._server.server_close()
         with self._query_lock:
@@ -286,7 +420,7 @@ class FakeAura:
         port = self._query.server_address[1]
         data = {
             "id": instance_id,
-            "connection_url": f"neo4j+s://127.0.0.1:{port}",
+            "connection_url": f"neo4j+s://{self.host}:{port}",
             "username": "neo4j",
             "password": secrets.token_urlsafe(32),
             "tenant_id": spec["tenant_id"],
@@ -313,19 +447,38 @@ class FakeAura:
             timer.start()
         return data
 
+    def _live(self, now: float) -> list[Instance]:
+        """The instances the API still shows: all but the deleted and gone."""
+        return [i for i in self.instances.values() if not i.gone(now)]
+
     def _query_ready(self, username: str, password: str) -> bool | None:
-        """None: no instance has these credentials; else whether it answers queries."""
-        for instance in self.instances.values():
+        """None: no instance has these credentials; else whether it answers queries.
+
+        A deleted instance stops answering at once: 503 DatabaseUnavailable
+        while it is destroying (its server is going down), then 401 once it
+        is gone, as for credentials no database knows.
+        """
+        now = time.monotonic()
+        for instance in self._live(now):
             if (instance.data["username"], instance.data["password"]) == (username, password):
+                if instance.deleted_at is not None:
+                    return False
                 running = instance.running_since()
-                now = time.monotonic()
                 return running is not None and now >= running + self.query_ready_after
         return None
+
+
+_NORMAL = Fault()  # how a call without a scripted fault is answered
 
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     fake: FakeAura
+
+    def server_bind(self) -> None:
+        # HTTPServer's would look the host up (getfqdn): perhaps a DNS query, off loopback.
+        TCPServer.server_bind(self)
+        self.server_name, self.server_port = self.server_address[:2]
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # A client that gave up (a test's short read timeout) is expected here.
@@ -387,18 +540,17 @@ def _handler_for(fake: FakeAura) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             route = _route(parts.path)
+            recorded = Recorded(
+                self.command,
+                parts.path,
+                parse_qs(parts.query),
+                dict(self.headers.items()),
+                body,
+                self.connection_number,
+                time.monotonic(),
+            )
             with fake._lock:
-                fake.requests.append(
-                    Recorded(
-                        self.command,
-                        parts.path,
-                        parse_qs(parts.query),
-                        dict(self.headers.items()),
-                        body,
-                        self.connection_number,
-                        time.monotonic(),
-                    )
-                )
+                fake.requests.append(recorded)
                 key = (self.command, route)
                 fake._calls[key] = fake._calls.get(key, 0) + 1
                 scripted = fake._faults.get(key, [])
@@ -413,6 +565,9 @@ def _handler_for(fake: FakeAura) -> type[BaseHTTPRequestHandler]:
             else:
                 status, answer, headers = self._dispatch(parts.path, parts.query, body)
             if fault:
+                fault.arrived.set()
+                if fault.hold is not None:
+                    self._wait_for(fault.hold)
                 if fault.action:
                     fault.action()
                 time.sleep(fault.delay)
@@ -420,25 +575,72 @@ def _handler_for(fake: FakeAura) -> type[BaseHTTPRequestHandler]:
                     self.close_connection = True
                     self.connection.shutdown(socket.SHUT_RDWR)
                     return
+                headers = {**headers, **fault.headers}
                 if fault.status:
                     status, answer = fault.status, fault.body
-                    headers = {**headers, **fault.headers}
-            self._send(status, answer, headers)
+                    if callable(answer):
+                        answer = answer(recorded)
+                if fault.patch:
+                    answer = _patched(answer, fault.patch)
+            self._send(status, answer, headers, fault or _NORMAL)
 
-        def _send(self, status: int, answer: Any, headers: dict[str, str]) -> None:
+        def _wait_for(self, hold: threading.Event) -> None:
+            deadline = time.monotonic() + HOLD_TIMEOUT
+            while not hold.wait(0.01):
+                if fake._stopped.is_set() or time.monotonic() > deadline:
+                    fake.log.append(f"{self.command} {self.path}: held call answered unreleased")
+                    return
+
+        def _send(self, status: int, answer: Any, headers: dict[str, str], fault: Fault) -> None:
             if isinstance(answer, (dict, list)):
                 payload = json.dumps(answer).encode()
                 content_type = "application/json"
             else:
                 payload = (answer or "").encode() if isinstance(answer, str) else answer or b""
                 content_type = "text/html" if payload.startswith(b"<") else "text/plain"
+            chunks: Iterable[bytes] = [payload]
+            size = len(payload)
+            if fault.stream_bytes:
+                chunks, size = _filler(fault.stream_bytes), fault.stream_bytes
+                content_type = "application/json"
+            own = {"Content-Type": content_type}
+            if fault.framing == "length":
+                own["Content-Length"] = str(size)
+            elif fault.framing == "chunked":
+                own["Transfer-Encoding"] = "chunked"
+            else:
+                own["Connection"] = "close"
+            given = {name.lower() for name in headers}
             self.send_response(status)
-            self.send_header("Content-Type", headers.pop("Content-Type", content_type))
-            self.send_header("Content-Length", str(len(payload)))
+            for name, value in own.items():
+                if name.lower() not in given:
+                    self.send_header(name, value)
             for name, value in headers.items():
                 self.send_header(name, value)
             self.end_headers()
-            self.wfile.write(payload)
+            if fault.framing == "close" or given & {"content-length", "transfer-encoding"}:
+                self.close_connection = True  # the client cannot tell where the body ends
+            try:
+                self._write(chunks, fault.framing == "chunked", fault.drip)
+            except OSError:
+                fake.log.append(f"{self.command} {self.path}: client went away mid-answer")
+                self.close_connection = True
+
+        def _write(self, chunks: Iterable[bytes], chunked: bool, drip: float) -> None:
+            first = True
+            for chunk in chunks:
+                for piece in (chunk[i : i + 1] for i in range(len(chunk))) if drip else [chunk]:
+                    if not piece:
+                        continue
+                    if drip and not first and fake._stopped.wait(drip):
+                        self.close_connection = True  # the fake stopped: stop dripping
+                        return
+                    first = False
+                    if chunked:
+                        piece = b"%x\r\n%s\r\n" % (len(piece), piece)
+                    self.wfile.write(piece)
+            if chunked:
+                self.wfile.write(b"0\r\n\r\n")
 
         def _dispatch(self, path: str, query: str, body: bytes) -> tuple[int, Any, dict[str, str]]:
             try:
@@ -514,20 +716,49 @@ def _handler_for(fake: FakeAura) -> type[BaseHTTPRequestHandler]:
                             key: i.data[key]
                             for key in ("id", "name", "tenant_id", "cloud_provider", "created_at")
                         }
-                        for i in fake.instances.values()
+                        for i in fake._live(time.monotonic())
                         if wanted is None or i.data["tenant_id"] == wanted
                     ]
                 }
             if segments == ["instances"] and self.command == "POST":
                 return 202, {"data": self._create(body)}
             if len(segments) == 2 and segments[0] == "instances" and self.command == "GET":
-                instance = fake.instances.get(segments[1])
-                if instance is None:
-                    raise _Answer(404, _error(f"DB not found: {segments[1]}", "db-not-found"))
                 now = time.monotonic()
-                data = {k: v for k, v in instance.data.items() if k not in ("password",)}
-                return 200, {"data": {**data, "status": instance.status(now)}}
+                return 200, {"data": self._shown(self._instance(segments[1], now), now)}
+            if len(segments) == 2 and segments[0] == "instances" and self.command == "DELETE":
+                return 202, {"data": self._delete(segments[1])}
             raise _Answer(404, {"error": "Not Found"})
+
+        def _instance(self, instance_id: str, now: float) -> Instance:
+            instance = fake.instances.get(instance_id)
+            if instance is None or instance.gone(now):
+                raise _Answer(404, _error(f"DB not found: {instance_id}", "db-not-found"))
+            return instance
+
+        def _shown(self, instance: Instance, now: float) -> dict[str, Any]:
+            """The instance as GET /instances/{id} shows it."""
+            data = {k: v for k, v in instance.data.items() if k not in ("password",)}
+            return {**data, "status": instance.status(now)}
+
+        def _delete(self, instance_id: str) -> dict[str, Any]:
+            """Aura answers 202 at most once; a repeat gets 404, as once it is gone."""
+            with fake._lock:
+                now = time.monotonic()
+                instance = self._instance(instance_id, now)
+                status = instance.status(now)
+                if instance.deleted_at is not None:
+                    raise _Answer(404, _error(f"DB not found: {instance_id}", "db-not-found"))
+                if status in fake.delete_busy_statuses:
+                    raise _Answer(
+                        409,
+                        _error(
+                            f"The database is current undergoing an operation: {status}",
+                            "ongoing-database-operation",
+                        ),
+                    )
+                instance.deleted_at = now
+                instance.gone_at = now + fake.delete_after
+                return self._shown(instance, now)
 
         def _create(self, body: bytes) -> dict[str, Any]:
             try:
@@ -582,7 +813,8 @@ def _handler_for(fake: FakeAura) -> type[BaseHTTPRequestHandler]:
                 )
             self._check_configuration(spec, tenant["instance_configurations"])
             with fake._lock:
-                if fake.max_instances is not None and len(fake.instances) >= fake.max_instances:
+                live = fake._live(time.monotonic())
+                if fake.max_instances is not None and len(live) >= fake.max_instances:
                     raise _Answer(
                         405, _error("Maximum number of instances reached", "instance-limit-reached")
                     )
@@ -691,28 +923,43 @@ def _query_handler_for(fake: FakeAura) -> type[BaseHTTPRequestHandler]:
     return QueryHandler
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description="Serve a fake Aura API on 127.0.0.1.")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument(
         "--running-after",
         type=float,
-        default=20.0,
-        help="seconds an instance stays 'creating' (default 20)",
+        default=5.0,
+        help="seconds an instance stays 'creating' (default 5)",
+    )
+    parser.add_argument(
+        "--query-ready-after",
+        type=float,
+        default=0.0,
+        help="seconds after running until the new database answers queries (default 0)",
     )
     args = parser.parse_args()
-    fake = FakeAura(port=args.port)
-    fake.running_after = args.running_after
-    print("Fake Aura API running. In another shell:", flush=True)
-    print(
-        f"  export AURA_API_URL={fake.url} AURA_CLIENT_ID={fake.client_id} "
-        f"AURA_CLIENT_SECRET={fake.client_secret}",
-        flush=True,
-    )
-    print("  python create_instance.py", flush=True)
-    fake.start()
-    threading.Event().wait()
+    try:
+        try:
+            fake = FakeAura(port=args.port)
+        except OSError as exc:
+            print(f"error: cannot listen on 127.0.0.1:{args.port}: {exc.strerror}", file=sys.stderr)
+            return 1
+        fake.running_after = args.running_after
+        fake.query_ready_after = args.query_ready_after
+        print("Fake Aura API running. In another shell:", flush=True)
+        print(
+            f"  export AURA_API_URL={fake.url} AURA_CLIENT_ID={fake.client_id} "
+            f"AURA_CLIENT_SECRET={fake.client_secret}",
+            flush=True,
+        )
+        print("  python create_instance.py", flush=True)
+        fake.start()
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        return 130
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
