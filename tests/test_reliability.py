@@ -18,6 +18,7 @@ import socket
 import stat
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -114,6 +115,79 @@ def signal_during(fake, cwd: Path, request, signals, *args: str) -> tuple[int, s
             process.kill()
             process.wait()
     return process.returncode, stdout, stderr
+
+
+def signals_pending(pid: int) -> bool:
+    """Whether a signal sent to the process has yet to reach it (Linux's /proc)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    pending = re.findall(r"^(?:SigPnd|ShdPnd):\s*([0-9a-f]+)$", status, re.M)
+    return any(int(mask, 16) for mask in pending)
+
+
+class HeldCreate:
+    """The script, started with the fake holding back the answer to its create call.
+
+    The call is performed (the instance exists) and `arrived` set before the
+    answer is held, so a signal sent now falls inside the create call for sure,
+    whatever the machine's speed; `release()` lets the answer go.
+    """
+
+    def __init__(self, fake, cwd: Path, *args: str):
+        self.held = Fault(hold=threading.Event())
+        fake.on(*CREATE_CALL, self.held)
+        self.process = start(fake, cwd, *args)
+        self.stderr_lines: list[str] = []
+        self.reader = threading.Thread(target=self._read_stderr, daemon=True)
+        self.reader.start()
+
+    def _read_stderr(self) -> None:
+        for line in self.process.stderr:
+            self.stderr_lines.append(line)
+
+    def __enter__(self) -> HeldCreate:
+        wait_for(lambda: self.held.arrived.is_set() or self.process.poll() is not None)
+        assert self.process.poll() is None, "".join(self.stderr_lines)
+        return self
+
+    def signal(self, signum: int) -> None:
+        """Send `signum`; return once the process has it (its handler runs before the
+        script reads any more of the answer)."""
+        self.process.send_signal(signum)
+        wait_for(lambda: not signals_pending(self.process.pid))
+
+    def said(self, text: str) -> None:
+        """Wait until a line the script wrote on stderr contains `text`."""
+        wait_for(lambda: any(text in line for line in self.stderr_lines))
+
+    def release(self) -> None:
+        self.held.hold.set()
+
+    def finish(self) -> tuple[int, str, str]:
+        """Wait for the script to end: (exit code, stdout, stderr)."""
+        stdout = self.process.stdout.read()
+        returncode = self.process.wait(timeout=30)
+        self.reader.join(timeout=30)
+        return returncode, stdout, "".join(self.stderr_lines)
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()  # the fake's handler thread ends too
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+def signal_during_the_create_call(fake, cwd: Path, signals, *args: str) -> tuple[int, str, str]:
+    """Send `signals` during the held create call, each once the script has said it
+    will stop right after the first; then release the answer: (code, stdout, stderr)."""
+    with HeldCreate(fake, cwd, *args) as script:
+        for signum in signals:
+            script.signal(signum)
+            script.said("stopping right after")
+        script.release()
+        return script.finish()
 
 
 def run_with_closed(redirect: str, fake, cwd: Path, *args: str, **env: str):
@@ -661,33 +735,40 @@ def test_closed_stdout_leaves_the_password_in_the_file_without_a_traceback(
 
 
 def test_ctrl_c_during_the_create_call_is_deferred_until_the_password_is_saved(fake, tmp_path):
-    fake.on("POST", "/v1/instances", Fault(apply=True, delay=1.5))
-    returncode, stdout, stderr = signal_during(fake, tmp_path, CREATE_CALL, (signal.SIGINT,))
+    returncode, stdout, stderr = signal_during_the_create_call(fake, tmp_path, [signal.SIGINT])
 
     assert returncode == 130
     data = the_instance(fake)
     [path] = credentials_files(tmp_path)
     assert f"NEO4J_PASSWORD={data['password']}" in path.read_text().splitlines()
     assert stdout.splitlines() == printed(data)
-    assert "Ctrl-C: the create call is under way" in stderr
+    assert (
+        "Ctrl-C: the create call is under way and its password comes only once; stopping "
+        "right after. Press it again to stop at once."
+    ) in stderr.splitlines()
     assert stderr.splitlines()[-1] == "interrupted"
     assert "Traceback" not in stderr
     assert len(fake.sent("POST", "/v1/instances")) == 1
+    assert_no_secrets(fake, stdout, stderr)
 
 
 def test_sigterm_during_the_create_call_still_prints_the_json_with_the_password(fake, tmp_path):
     """A cancelled CI job sends SIGTERM: with no file, the JSON on stdout is the only copy."""
-    fake.on("POST", "/v1/instances", Fault(apply=True, delay=1.5))
-    returncode, stdout, stderr = signal_during(
-        fake, tmp_path, CREATE_CALL, (signal.SIGTERM,), *JSON_AND_NO_FILE
+    returncode, stdout, stderr = signal_during_the_create_call(
+        fake, tmp_path, [signal.SIGTERM], *JSON_AND_NO_FILE
     )
 
     assert returncode == 143
     data = the_instance(fake)
     assert json.loads(stdout)["password"] == data["password"]
-    assert "SIGTERM: the create call is under way" in stderr
+    assert (
+        "SIGTERM: the create call is under way and its password comes only once; stopping "
+        "right after."
+    ) in stderr.splitlines()
     assert stderr.splitlines()[-1] == "terminated"
     assert "Traceback" not in stderr
+    assert len(fake.sent("POST", "/v1/instances")) == 1
+    assert_no_secrets(fake, stdout, stderr)
 
 
 def test_sigterm_during_the_wait_still_prints_the_json_with_the_password(fake, tmp_path):
@@ -717,14 +798,38 @@ def test_stdout_closed_from_the_start_fails_a_run_whose_output_is_the_point(fake
 
 def test_sigterm_after_ctrl_c_still_waits_for_the_password(fake, tmp_path):
     """GitHub Actions cancels with SIGINT, then SIGTERM: neither may cut the create short."""
-    fake.on("POST", "/v1/instances", Fault(apply=True, delay=1.5))
-    returncode, stdout, stderr = signal_during(
-        fake, tmp_path, CREATE_CALL, (signal.SIGINT, signal.SIGTERM), *JSON_AND_NO_FILE
+    returncode, stdout, stderr = signal_during_the_create_call(
+        fake, tmp_path, [signal.SIGINT, signal.SIGTERM], *JSON_AND_NO_FILE
     )
 
     assert returncode == 130
     assert json.loads(stdout)["password"] == the_instance(fake)["password"]
+    assert stderr.splitlines()[-1] == "interrupted"
     assert "Traceback" not in stderr
+    assert len(fake.sent("POST", "/v1/instances")) == 1
+    assert_no_secrets(fake, stdout, stderr)
+
+
+def test_a_second_ctrl_c_during_the_create_call_stops_at_once_warning_of_a_lost_password(
+    fake, tmp_path
+):
+    with HeldCreate(fake, tmp_path, *JSON_AND_NO_FILE) as script:
+        script.signal(signal.SIGINT)
+        script.said("Press it again to stop at once.")
+        script.signal(signal.SIGINT)
+        returncode, stdout, stderr = script.finish()  # the answer is still held
+
+    assert returncode == 130
+    assert stdout == ""
+    assert stderr.splitlines()[-2:] == [
+        "error: stopped during the create call; an instance may have been created whose "
+        "password is lost: look for it in the Aura console",
+        "interrupted",
+    ]
+    assert "Traceback" not in stderr
+    assert len(fake.instances) == 1  # it was: the fake performed the call before holding it
+    assert list(tmp_path.iterdir()) == []
+    assert_no_secrets(fake, stdout, stderr)
 
 
 def test_stdout_closed_from_the_start_is_no_traceback(fake, tmp_path):
