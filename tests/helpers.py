@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import base64
 import re
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any, Callable
+
+from conftest import SCRIPT, script_env
 
 from fake_aura import CLIENT_ID, CLIENT_SECRET
 
@@ -51,6 +55,47 @@ def assert_no_secrets(fake, *texts: str) -> None:
     for secret in secrets_of(fake):
         for number, text in enumerate(texts):
             assert secret not in text, f"a secret is in output {number}"
+
+
+# The script run as __main__ in a world changed in a few ways, each named in the
+# first argument (comma-separated). "free-sleep": time.sleep does nothing, so the
+# script's up to 4 resends of a failed request, with their backoff, cost no time.
+# "no-dns": names other than loopback ones fail to resolve as a name that does not
+# exist does, without a DNS query (resolving any name here asks a DNS server that
+# is not on loopback). "no-syn-ack": connections time out (a real connect timeout
+# takes the script's 10 s per attempt).
+CHANGED_WORLD = """
+import runpy, socket, sys, time
+changes = set(sys.argv.pop(1).split(","))
+if "free-sleep" in changes:
+    time.sleep = lambda seconds: None
+real_getaddrinfo = socket.getaddrinfo
+def getaddrinfo(host, *args, **kwargs):
+    if "no-dns" in changes and host not in ("127.0.0.1", "localhost", "::1"):
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+    return real_getaddrinfo(host, *args, **kwargs)
+socket.getaddrinfo = getaddrinfo
+if "no-syn-ack" in changes:
+    def connect(self, address):
+        raise TimeoutError("timed out")
+    socket.socket.connect = connect
+sys.argv.pop(0)
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+
+def run_changed(
+    changes: list[str], fake, cwd: Path, *args: str, **env: str | None
+) -> subprocess.CompletedProcess[str]:
+    """Run the script against `fake` in a world with `changes` (see CHANGED_WORLD)."""
+    return subprocess.run(
+        [sys.executable, "-c", CHANGED_WORLD, ",".join(changes), str(SCRIPT), *args],
+        env=script_env(fake, **env),
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
 
 
 def wait_for(condition: Callable[[], Any], timeout: float = 10.0) -> None:

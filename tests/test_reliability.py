@@ -33,6 +33,7 @@ from helpers import (
     calls,
     credentials_files,
     printed,
+    run_changed,
     wait_for,
 )
 
@@ -194,45 +195,6 @@ def run_with_closed(redirect: str, fake, cwd: Path, *args: str, **env: str):
     """Run the script with stdout (`>&-`) or stderr (`2>&-`) closed, as a shell can."""
     return subprocess.run(
         ["bash", "-c", f'exec "$0" "$@" {redirect}', sys.executable, str(SCRIPT), *args],
-        env=script_env(fake, **env),
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-
-
-# The script run as __main__ in a world where waiting is free: time.sleep does
-# nothing, so the up to 4 resends of a connection failure, with their backoff,
-# cost no time. The first argument changes one more thing about that world:
-# "unresolvable" names fail to resolve (as for a name that does not exist, but
-# without sending a DNS query: resolving any name here asks a non-loopback DNS
-# server), "no-syn-ack" connections time out (a real connect timeout takes the
-# script's 10 s per attempt). Loopback addresses still work as usual.
-WITHOUT_BACKOFF = """
-import runpy, socket, sys, time
-time.sleep = lambda seconds: None
-world = sys.argv.pop(1)
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
-real_getaddrinfo = socket.getaddrinfo
-def getaddrinfo(host, *args, **kwargs):
-    if world == "unresolvable" and host not in LOOPBACK:
-        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
-    return real_getaddrinfo(host, *args, **kwargs)
-socket.getaddrinfo = getaddrinfo
-if world == "no-syn-ack":
-    def connect(self, address):
-        raise TimeoutError("timed out")
-    socket.socket.connect = connect
-sys.argv.pop(0)
-runpy.run_path(sys.argv[0], run_name="__main__")
-"""
-
-
-def run_without_backoff(fake, cwd: Path, world: str, *args: str, **env: str | None):
-    """Run the script with free waits (see WITHOUT_BACKOFF); returns CompletedProcess."""
-    return subprocess.run(
-        [sys.executable, "-c", WITHOUT_BACKOFF, world, str(SCRIPT), *args],
         env=script_env(fake, **env),
         cwd=cwd,
         capture_output=True,
@@ -413,12 +375,13 @@ RESEND_LINE = re.compile(r"POST /oauth/token: (\w+); retrying in \d+\.\d s")
 
 
 def network_problem(fake, closed_port):
-    """Each way the network can fail: (world, args, env, fake's faults, the error line)."""
+    """Each way the network can fail: (changes to the world, args, env, the fake's
+    faults, the error line)."""
     https_fake = "https://" + fake.url.split("://", 1)[1]  # TLS to a plain-http server
     token_failed = "error: POST /oauth/token failed: "
-    return {
+    return {  # each runs with "free-sleep" too: see helpers.CHANGED_WORLD
         "connect timeout": (
-            "no-syn-ack",
+            ["no-syn-ack"],
             (),
             {},
             {},
@@ -426,7 +389,7 @@ def network_problem(fake, closed_port):
         ),
         # Only the create call, which is never resent, reports a read timeout as such.
         "read timeout": (
-            "",
+            [],
             ("--timeout", "0.5"),
             {},
             {CREATE_CALL: Fault(status=500, delay=2)},
@@ -435,35 +398,35 @@ def network_problem(fake, closed_port):
             "is safe to run again",
         ),
         "TLS": (
-            "",
+            [],
             ("--api-url", https_fake),
             {},
             {},
             token_failed + "TLS handshake or certificate check failed",
         ),
         "proxy": (
-            "",
+            [],
             ("--api-url", https_fake),
             {"HTTPS_PROXY": f"http://127.0.0.1:{closed_port}", "NO_PROXY": None},
             {},
             token_failed + "the proxy refused or dropped the connection",
         ),
         "unresolvable": (
-            "unresolvable",
+            ["no-dns"],
             ("--api-url", "https://aura.invalid"),
             {},
             {},
             token_failed + "the host name could not be resolved",
         ),
         "refused": (
-            "",
+            [],
             ("--api-url", f"http://127.0.0.1:{closed_port}"),
             {},
             {},
             token_failed + "the connection could not be opened (refused or unreachable)",
         ),
         "dropped": (
-            "",
+            [],
             (),
             {},
             {("POST", "/oauth/token"): Fault(drop=True)},
@@ -491,7 +454,7 @@ def test_a_network_problem_is_one_line_naming_the_request_and_the_problem(
     for (method, route), fault in faults.items():
         fake.on(method, route, *[fault] * 5)
 
-    result = run_without_backoff(fake, tmp_path, world, *args, **env)
+    result = run_changed(["free-sleep", *world], fake, tmp_path, *args, **env)
 
     assert result.returncode == 1
     assert result.stdout == ""
