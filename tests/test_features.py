@@ -2,27 +2,30 @@
 
 End to end, as in test_core.py: the script runs as a subprocess against the
 fake Aura API. A wait costs real seconds (one poll every 3 s), so the waits that
-poll more than once run in the background, side by side, while the quick tests
-run; the --wait section at the end asserts on them.
+poll more than once run side by side, in the background, started together by the
+`slow_waits` fixture when the first test that asks for them starts.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import pty
 import re
 import signal
 import subprocess
 import sys
 import threading
 import time
+import tty
 from pathlib import Path
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 import pytest
 from conftest import SCRIPT, script_env
 
 from fake_aura import DEFAULT_CONFIGURATIONS, TENANT_ID, FakeAura, Fault
-from helpers import printed, wait_for
+from helpers import assert_no_secrets, printed, wait_for
 
 POLL = ("GET", "/v1/instances/{id}")
 CREATE = ("POST", "/v1/instances")
@@ -620,12 +623,13 @@ def test_dry_run_with_json_output_is_still_just_the_body(fake, run):
     assert fake.sent(*CREATE) == []
 
 
-# -- --wait (last: its slow scenarios run in the background meanwhile) -----------------
+# -- --wait -----------------------------------------------------------------------------
 #
 # Each wait that polls more than once costs real seconds. Those scenarios run side
-# by side, each against its own fake, started by an autouse module fixture when
-# this file's first test starts; the tests that assert on them come last. Waits
-# that end at their first poll run as ordinary tests.
+# by side, each against its own fake, all started by the `slow_waits` fixture when
+# the first test that requests it starts, wherever that test is in the file; the
+# others then find their scenario finished or nearly so. Waits that end at their
+# first poll run as ordinary tests.
 
 
 def _running_after_2_s(fake):
@@ -648,11 +652,18 @@ def _token_expires_at_first_poll(fake):
     fake.on(*POLL, Fault(expire_tokens=True))
 
 
+class SlowWait(NamedTuple):
+    configure: Callable[[FakeAura], None]
+    args: tuple[str, ...]
+    terminal: bool = False  # stderr on a pseudo-terminal, as in an interactive shell
+
+
 SLOW_WAITS = {
-    "running": (_running_after_2_s, ("--wait-for", "running")),
-    "destroying": (_destroyed_after_1_s, ("--wait",)),
-    "timeout": (_never_running, ("--wait", "--wait-timeout", str(WAIT_TIMEOUT))),
-    "token": (_token_expires_at_first_poll, ("--wait",)),
+    "running": SlowWait(_running_after_2_s, ("--wait-for", "running")),
+    "destroying": SlowWait(_destroyed_after_1_s, ("--wait",)),
+    "timeout": SlowWait(_never_running, ("--wait", "--wait-timeout", str(WAIT_TIMEOUT))),
+    "token": SlowWait(_token_expires_at_first_poll, ("--wait",)),
+    "terminal": SlowWait(_running_after_2_s, ("--wait", "--wait-for", "running"), terminal=True),
 }
 
 
@@ -666,26 +677,47 @@ class Scenario(NamedTuple):
 class Background:
     """One slow scenario: the script run against its own fake, collected by a thread."""
 
-    def __init__(self, configure, args, cwd):
+    def __init__(self, wait: SlowWait, cwd: Path):
         self.fake = FakeAura().start()
-        configure(self.fake)
+        wait.configure(self.fake)
         self.cwd = cwd
+        self.terminal = None  # the pseudo-terminal's master end, if stderr is one
+        stderr = subprocess.PIPE
+        if wait.terminal:
+            self.terminal, stderr = pty.openpty()
+            tty.setraw(stderr)  # no "\n" to "\r\n": read what the script wrote
         self.started = time.monotonic()
         self.process = subprocess.Popen(
-            [sys.executable, str(SCRIPT), *args],
+            [sys.executable, str(SCRIPT), *wait.args],
             env=script_env(self.fake),
             cwd=cwd,
             stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            stderr=stderr,
             text=True,
         )
+        if self.terminal is not None:
+            os.close(stderr)  # the script holds the only other end now
         self.output = ("", "")
         self.elapsed = float("inf")
         self.thread = threading.Thread(target=self._collect, daemon=True)
         self.thread.start()
 
     def _collect(self):
-        self.output = self.process.communicate()
+        if self.terminal is None:
+            self.output = self.process.communicate()
+        else:
+            written = b""
+            while True:
+                try:
+                    chunk = os.read(self.terminal, 4096)
+                except OSError:  # EIO: the script, the terminal's only user, has exited
+                    break
+                if not chunk:
+                    break
+                written += chunk
+            self.output = (self.process.stdout.read(), written.decode())
+            self.process.wait()
+            os.close(self.terminal)
         self.elapsed = time.monotonic() - self.started
 
     def result(self):
@@ -702,17 +734,19 @@ class Background:
         self.fake.stop()
 
 
-@pytest.fixture(scope="module", autouse=True)
+@pytest.fixture(scope="module")
 def slow_waits(tmp_path_factory):
-    """Start every slow wait as soon as this module's first test starts.
+    """Every slow wait, by name, all started together on first use and shared.
 
-    They sleep, mostly, so they run while the quick tests run; the tests that
-    assert on them come last in this file and rarely have to wait for them.
+    Each test that asserts on a scenario requests this fixture, so no test
+    depends on another having run first, and a run that selects none of them
+    starts none. They sleep, mostly: side by side, they cost about as much as
+    the longest of them.
     """
     started = {}
     try:
-        for name, (configure, args) in SLOW_WAITS.items():
-            started[name] = Background(configure, args, tmp_path_factory.mktemp(name))
+        for name, wait in SLOW_WAITS.items():
+            started[name] = Background(wait, tmp_path_factory.mktemp(name))
         yield started
     finally:
         for scenario in started.values():
@@ -768,8 +802,9 @@ def test_wait_timeout_exits_4_saying_it_may_still_become_ready(slow_waits):
 
 def test_wait_never_polls_faster_than_every_3_seconds(slow_waits):
     """A --wait of N seconds sends at most N/3 + 2 polls, over the run's one connection."""
-    fake, _, _, elapsed = slow_waits["timeout"].result()
+    fake, _, result, elapsed = slow_waits["timeout"].result()
 
+    assert result.returncode == 4
     polls = fake.sent(*POLL)
     assert elapsed > WAIT_TIMEOUT  # the wait lasted all of --wait-timeout
     assert 2 <= len(polls) <= WAIT_TIMEOUT / 3 + 2
@@ -780,6 +815,7 @@ def test_wait_never_polls_faster_than_every_3_seconds(slow_waits):
 def test_wait_shows_an_unknown_status_and_keeps_waiting(slow_waits):
     fake, _, result, _ = slow_waits["timeout"].result()
 
+    assert result.returncode == 4
     [instance] = fake.instances.values()
     polls = fake.sent(*POLL)
     assert [instance.status(p.at) for p in polls][:2] == ["creating", "warming-up"]
@@ -800,6 +836,77 @@ def test_token_expiring_during_the_wait_is_renewed_once(slow_waits):
     [instance_id] = fake.instances
     assert fake.instances[instance_id].status(later.at) == "running"
     assert result.stdout.splitlines() == printed(fake.instances[instance_id].data)
+
+
+def test_on_a_terminal_the_status_is_one_line_rewritten_in_place(slow_waits):
+    fake, _, result, _ = slow_waits["terminal"].result()
+
+    assert result.returncode == 0, result.stderr
+    [instance_id] = fake.instances
+    assert result.stdout.splitlines() == printed(fake.instances[instance_id].data)
+    # From the first status on: each poll rewrites the line, then one newline ends it.
+    progress, after = result.stderr[result.stderr.index("\r") :].split("\n", 1)
+    assert re.fullmatch(r"(\r\x1b\[KInstance status: [a-z]+, \d+ s)+", progress), progress
+    statuses = re.findall(r"\r\x1b\[KInstance status: ([a-z]+), \d+ s", progress)
+    assert statuses == ["creating", "running"]
+    assert after == (
+        f"Instance {instance_id} is running. Aura advises waiting about 60 s before the first "
+        "connection.\n"
+    )
+    assert status_lines(result.stderr) == []  # not the line-per-change form of a log
+
+
+def test_refused_permission_during_the_wait_is_exit_3_after_the_credentials(fake, run, tmp_path):
+    fake.running_after = 60
+    denied = Fault(
+        status=403,
+        body={"errors": [{"message": "Access to instance denied", "reason": "forbidden"}]},
+    )
+    fake.on(*POLL, denied, denied)
+
+    result = run("--wait")
+
+    assert result.returncode == 3
+    [instance_id] = fake.instances
+    data = fake.instances[instance_id].data
+    assert result.stdout.splitlines() == printed(data)
+    [saved] = tmp_path.glob(f"Neo4j-{instance_id}-Created-*.txt")
+    assert f"NEO4J_PASSWORD={data['password']}" in saved.read_text().splitlines()
+    assert result.stderr.splitlines()[-1] == (
+        f"error: GET /v1/instances/{instance_id} failed with HTTP 403: Access to instance denied "
+        "(also with a new token: the API credentials may lack permission for this)"
+    )
+    assert len(error_lines(result.stderr)) == 1
+    assert len(fake.sent(*POLL)) == 2  # once more with a new token, then no more
+    assert len(fake.sent("POST", "/oauth/token")) == 2
+    assert_no_secrets(fake, result.stdout, result.stderr)
+
+
+def test_refused_token_renewal_during_the_wait_is_exit_3_and_json_still_has_the_password(fake, run):
+    fake.running_after = 60
+    fake.on(*POLL, Fault(expire_tokens=True))
+    refused = Fault(
+        status=401,
+        body={
+            "error": "invalid_client",
+            "error_description": "The provided credentials are invalid, expired, or revoked.",
+        },
+    )
+    fake.on("POST", "/oauth/token", None, refused)
+
+    result = run("--wait", "--output", "json", "--no-credentials-file")
+
+    assert result.returncode == 3
+    [instance_id] = fake.instances
+    output = json.loads(result.stdout)
+    assert output == create_answer(fake, instance_id)  # no status: no poll was answered
+    assert result.stderr.splitlines()[-1] == (
+        "error: authentication failed (HTTP 401: invalid_client: The provided credentials are "
+        "invalid, expired, or revoked.); check AURA_CLIENT_ID and AURA_CLIENT_SECRET"
+    )
+    assert len(error_lines(result.stderr)) == 1
+    assert len(fake.sent(*POLL)) == 1
+    assert_no_secrets(fake, result.stdout, result.stderr)
 
 
 @pytest.mark.parametrize(
@@ -883,11 +990,3 @@ def test_ctrl_c_during_the_wait_in_json_mode_still_delivers_the_object(fake, tmp
     assert output["password"] == fake.instances[instance_id].data["password"]
     assert output["status"] == "creating"
     assert (tmp_path / output["credentials_file"]).is_file()
-
-
-def test_wait_timeout_must_be_positive(fake, run):
-    result = run("--wait", "--wait-timeout", "0")
-
-    assert result.returncode == 2
-    assert len(result.stderr.splitlines()) == 1
-    assert fake.requests == []

@@ -400,17 +400,6 @@ def test_a_certificate_that_fails_verification_is_one_line_after_one_connection(
     assert "retrying" not in result.stderr
 
 
-def test_an_api_host_that_does_not_exist_is_one_line_without_retries(fake, tmp_path):
-    # .invalid never resolves (RFC 6761): no network is involved.
-    result = run(fake, tmp_path, "--verbose", AURA_API_URL="https://aura.invalid")
-
-    line = error_line(result, fake)
-    assert line.startswith(
-        "error: POST /oauth/token failed: the host name aura.invalid could not be resolved"
-    )
-    assert "retrying" not in result.stderr
-
-
 def test_a_connection_url_that_cannot_be_parsed_is_not_probed(fake, tmp_path):
     fake.running_after = 0
     fake.on("POST", "/v1/instances", Fault(patch={"connection_url": "neo4j+s://[::1"}))

@@ -1,8 +1,9 @@
 """Request counts, the deterministic half of performance: every request is a round trip.
 
 Timings live in tests/benchmark.py; these tests only count what the fake saw. The
---wait poll count (at most N/3 + 2 in N seconds) is in test_features.py, which
-runs its slow waits in the background.
+three requests of a run with the tenant given by id are in test_core.py; the --wait
+poll count (at most N/3 + 2 in N seconds) is in test_features.py, which runs its
+slow waits in the background.
 """
 
 from __future__ import annotations
@@ -45,24 +46,3 @@ def test_instance_list_answer_is_used_by_the_duplicate_name_guard(fake, run):
         ("GET", "/v1/tenants"),
         ("GET", "/v1/instances"),
     ]
-
-
-def test_tenant_given_by_id_is_at_most_three_requests(fake, run):
-    result = run("--tenant", TENANT_ID, "--name", "graph-1")
-
-    assert result.returncode == 0, result.stderr
-    assert len(fake.requests) <= 3
-    assert calls(fake) == [
-        ("POST", "/oauth/token"),
-        ("GET", "/v1/instances"),
-        ("POST", "/v1/instances"),
-    ]
-    assert fake.connections == 1
-
-
-def test_dry_run_sends_no_post(fake, run):
-    result = run("--tenant", "Production", "--dry-run")
-
-    assert result.returncode == 0, result.stderr
-    assert fake.sent("POST", "/v1/instances") == []
-    assert fake.instances == {}
