@@ -9,9 +9,11 @@ AURA_ variable (in the environment or a .env file) overrides them. A run
 resolves the settings once, gets a token, finds the tenant, checks that the
 name is free, creates the instance, delivers the one-time password (to a file
 first, then GITHUB_OUTPUT, mask lines, stdout), and with --wait waits until
-the database answers a query. One requests.Session carries every API request
-and one urllib3 Retry decides what is resent: never a create call that Aura
-may have acted on. README.md tells the whole story.
+the database answers a query; with -- COMMAND it then runs the command and
+deletes the instance. One requests.Session carries every API request and one
+urllib3 Retry decides what is resent: never a create call that Aura may have
+acted on. Whatever is shown passes one step that redacts secrets and escapes
+control characters. README.md tells the whole story.
 """
 
 from __future__ import annotations
