@@ -4,16 +4,15 @@
     export AURA_CLIENT_ID=... AURA_CLIENT_SECRET=...
     python create_instance.py --tenant "My project" --name my-instance --wait
 
-Edit the settings below to change what is created. For one run, a flag or an
-AURA_ variable (in the environment or a .env file) overrides them. A run
-resolves the settings once, gets a token, finds the tenant, checks that the
-name is free, creates the instance, delivers the one-time password (to a file
-first, then GITHUB_OUTPUT, mask lines, stdout), and with --wait waits until
-the database answers a query; with -- COMMAND it then runs the command and
-deletes the instance. One requests.Session carries every API request and one
-urllib3 Retry decides what is resent: never a create call that Aura may have
-acted on. Whatever is shown passes one step that redacts secrets and escapes
-control characters. README.md tells the whole story.
+Edit the settings below to change what is created; a flag or an AURA_ variable
+(environment or .env) overrides them for one run. A run resolves the settings
+once, gets a token, finds the tenant, checks that the name is free, creates the
+instance, delivers the one-time password (file, GITHUB_OUTPUT, mask lines,
+stdout), with --wait waits until the database answers a query, and with
+-- COMMAND runs the command, then deletes the instance. One requests.Session
+carries every API request; one urllib3 Retry decides what is resent, never a
+create call Aura may have acted on. Everything shown passes one step that
+redacts secrets and escapes control characters. README.md tells the rest.
 """
 
 from __future__ import annotations
