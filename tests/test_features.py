@@ -627,9 +627,10 @@ def test_dry_run_with_json_output_is_still_just_the_body(fake, run):
 #
 # Each wait that polls more than once costs real seconds. Those scenarios run side
 # by side, each against its own fake, all started by the `slow_waits` fixture when
-# the first test that requests it starts, wherever that test is in the file; the
-# others then find their scenario finished or nearly so. Waits that end at their
-# first poll run as ordinary tests.
+# the first test that requests it starts, wherever that test is in the file: any
+# order is correct. This one is also quick: the ordinary tests (waits that end at
+# their first poll) come between the first slow-wait test and the others, whose
+# scenarios finish meanwhile.
 
 
 def _running_after_2_s(fake):
@@ -753,6 +754,16 @@ def slow_waits(tmp_path_factory):
             scenario.stop()
 
 
+def failed_wait(fake, result):
+    """A wait that must end with exit 4 after printing the credentials: (instance id, error)."""
+    assert result.returncode == 4
+    [instance_id] = fake.instances
+    assert result.stdout.splitlines() == printed(fake.instances[instance_id].data)
+    [line] = error_lines(result.stderr)
+    assert instance_id in line
+    return instance_id, line
+
+
 def test_wait_returns_once_the_instance_is_running(slow_waits):
     fake, cwd, result, _ = slow_waits["running"].result()
 
@@ -769,91 +780,6 @@ def test_wait_returns_once_the_instance_is_running(slow_waits):
     assert "60 s" in result.stderr.split("Instance status: running")[1]
     [saved] = cwd.glob(f"Neo4j-{instance_id}-Created-*.txt")
     assert f"NEO4J_PASSWORD={instance.data['password']}" in saved.read_text()
-
-
-def failed_wait(fake, result):
-    """A wait that must end with exit 4 after printing the credentials: (instance id, error)."""
-    assert result.returncode == 4
-    [instance_id] = fake.instances
-    assert result.stdout.splitlines() == printed(fake.instances[instance_id].data)
-    [line] = error_lines(result.stderr)
-    assert instance_id in line
-    return instance_id, line
-
-
-def test_wait_fails_fast_when_the_instance_is_destroying(slow_waits):
-    fake, _, result, _ = slow_waits["destroying"].result()
-
-    instance_id, line = failed_wait(fake, result)
-    statuses = [fake.instances[instance_id].status(p.at) for p in fake.sent(*POLL)]
-    assert statuses == ["creating", "destroying"]  # no poll after the hopeless status
-    assert "'destroying'" in line
-    assert result.stderr.splitlines()[-1] == line
-
-
-def test_wait_timeout_exits_4_saying_it_may_still_become_ready(slow_waits):
-    fake, _, result, _ = slow_waits["timeout"].result()
-
-    _, line = failed_wait(fake, result)
-
-    assert "may still become ready" in line
-    assert "'warming-up'" in line  # the last status seen
-
-
-def test_wait_never_polls_faster_than_every_3_seconds(slow_waits):
-    """A --wait of N seconds sends at most N/3 + 2 polls, over the run's one connection."""
-    fake, _, result, elapsed = slow_waits["timeout"].result()
-
-    assert result.returncode == 4
-    polls = fake.sent(*POLL)
-    assert elapsed > WAIT_TIMEOUT  # the wait lasted all of --wait-timeout
-    assert 2 <= len(polls) <= WAIT_TIMEOUT / 3 + 2
-    assert all(later.at - earlier.at > 2.9 for earlier, later in zip(polls, polls[1:]))
-    assert fake.connections == 1
-
-
-def test_wait_shows_an_unknown_status_and_keeps_waiting(slow_waits):
-    fake, _, result, _ = slow_waits["timeout"].result()
-
-    assert result.returncode == 4
-    [instance] = fake.instances.values()
-    polls = fake.sent(*POLL)
-    assert [instance.status(p.at) for p in polls][:2] == ["creating", "warming-up"]
-    assert len(polls) >= 3  # it polled again after the unknown status
-    # One line per status change, however many polls saw it.
-    assert status_lines(result.stderr) == ["creating", "warming-up"]
-    assert "warming-up (a status this script does not know)" in result.stderr
-
-
-def test_token_expiring_during_the_wait_is_renewed_once(slow_waits):
-    fake, _, result, _ = slow_waits["token"].result()
-
-    assert result.returncode == 0, result.stderr
-    assert len(fake.sent("POST", "/oauth/token")) == 2
-    refused, again, later = fake.sent(*POLL)
-    assert refused.headers["Authorization"] != again.headers["Authorization"]
-    assert later.headers["Authorization"] == again.headers["Authorization"]
-    [instance_id] = fake.instances
-    assert fake.instances[instance_id].status(later.at) == "running"
-    assert result.stdout.splitlines() == printed(fake.instances[instance_id].data)
-
-
-def test_on_a_terminal_the_status_is_one_line_rewritten_in_place(slow_waits):
-    fake, _, result, _ = slow_waits["terminal"].result()
-
-    assert result.returncode == 0, result.stderr
-    [instance_id] = fake.instances
-    assert result.stdout.splitlines() == printed(fake.instances[instance_id].data)
-    # From the first status on: each poll rewrites the line, then one newline ends it.
-    progress, after = result.stderr[result.stderr.index("\r") :].split("\n", 1)
-    assert re.fullmatch(r"(\r\x1b\[KInstance status: [a-z]+, \d+ s)+", progress), progress
-    statuses = re.findall(r"\r\x1b\[KInstance status: ([a-z]+), \d+ s", progress)
-    assert statuses == ["creating", "running"]
-    assert after == (
-        f"Instance {instance_id} is running. Aura advises waiting about 60 s before the first "
-        "connection.\n"
-    )
-    assert status_lines(result.stderr) == []  # not the line-per-change form of a log
 
 
 def test_refused_permission_during_the_wait_is_exit_3_after_the_credentials(fake, run, tmp_path):
@@ -990,3 +916,82 @@ def test_ctrl_c_during_the_wait_in_json_mode_still_delivers_the_object(fake, tmp
     assert output["password"] == fake.instances[instance_id].data["password"]
     assert output["status"] == "creating"
     assert (tmp_path / output["credentials_file"]).is_file()
+
+
+# The other slow scenarios: started with the first slow-wait test above, they have
+# finished, or nearly, while the ordinary tests ran.
+
+
+def test_wait_fails_fast_when_the_instance_is_destroying(slow_waits):
+    fake, _, result, _ = slow_waits["destroying"].result()
+
+    instance_id, line = failed_wait(fake, result)
+    statuses = [fake.instances[instance_id].status(p.at) for p in fake.sent(*POLL)]
+    assert statuses == ["creating", "destroying"]  # no poll after the hopeless status
+    assert "'destroying'" in line
+    assert result.stderr.splitlines()[-1] == line
+
+
+def test_wait_timeout_exits_4_saying_it_may_still_become_ready(slow_waits):
+    fake, _, result, _ = slow_waits["timeout"].result()
+
+    _, line = failed_wait(fake, result)
+
+    assert "may still become ready" in line
+    assert "'warming-up'" in line  # the last status seen
+
+
+def test_wait_never_polls_faster_than_every_3_seconds(slow_waits):
+    """A --wait of N seconds sends at most N/3 + 2 polls, over the run's one connection."""
+    fake, _, result, elapsed = slow_waits["timeout"].result()
+
+    assert result.returncode == 4
+    polls = fake.sent(*POLL)
+    assert elapsed > WAIT_TIMEOUT  # the wait lasted all of --wait-timeout
+    assert 2 <= len(polls) <= WAIT_TIMEOUT / 3 + 2
+    assert all(later.at - earlier.at > 2.9 for earlier, later in zip(polls, polls[1:]))
+    assert fake.connections == 1
+
+
+def test_wait_shows_an_unknown_status_and_keeps_waiting(slow_waits):
+    fake, _, result, _ = slow_waits["timeout"].result()
+
+    assert result.returncode == 4
+    [instance] = fake.instances.values()
+    polls = fake.sent(*POLL)
+    assert [instance.status(p.at) for p in polls][:2] == ["creating", "warming-up"]
+    assert len(polls) >= 3  # it polled again after the unknown status
+    # One line per status change, however many polls saw it.
+    assert status_lines(result.stderr) == ["creating", "warming-up"]
+    assert "warming-up (a status this script does not know)" in result.stderr
+
+
+def test_token_expiring_during_the_wait_is_renewed_once(slow_waits):
+    fake, _, result, _ = slow_waits["token"].result()
+
+    assert result.returncode == 0, result.stderr
+    assert len(fake.sent("POST", "/oauth/token")) == 2
+    refused, again, later = fake.sent(*POLL)
+    assert refused.headers["Authorization"] != again.headers["Authorization"]
+    assert later.headers["Authorization"] == again.headers["Authorization"]
+    [instance_id] = fake.instances
+    assert fake.instances[instance_id].status(later.at) == "running"
+    assert result.stdout.splitlines() == printed(fake.instances[instance_id].data)
+
+
+def test_on_a_terminal_the_status_is_one_line_rewritten_in_place(slow_waits):
+    fake, _, result, _ = slow_waits["terminal"].result()
+
+    assert result.returncode == 0, result.stderr
+    [instance_id] = fake.instances
+    assert result.stdout.splitlines() == printed(fake.instances[instance_id].data)
+    # From the first status on: each poll rewrites the line, then one newline ends it.
+    progress, after = result.stderr[result.stderr.index("\r") :].split("\n", 1)
+    assert re.fullmatch(r"(\r\x1b\[KInstance status: [a-z]+, \d+ s)+", progress), progress
+    statuses = re.findall(r"\r\x1b\[KInstance status: ([a-z]+), \d+ s", progress)
+    assert statuses == ["creating", "running"]
+    assert after == (
+        f"Instance {instance_id} is running. Aura advises waiting about 60 s before the first "
+        "connection.\n"
+    )
+    assert status_lines(result.stderr) == []  # not the line-per-change form of a log

@@ -175,7 +175,7 @@ def test_probe_goes_over_https_to_port_443_of_the_instance_host(fake, tmp_path, 
             tmp_path,
             "--wait",
             "--query-timeout",
-            "0.5",
+            "0.2",
             "--no-credentials-file",
             HTTPS_PROXY=f"http://{proxy.address}",
         )
@@ -185,7 +185,7 @@ def test_probe_goes_over_https_to_port_443_of_the_instance_host(fake, tmp_path, 
     assert set(proxy.received) == {("CONNECT", "db1d1234.aura.invalid:443")}
     assert result.stderr.splitlines()[-1] == (
         f"warning: instance {only_instance(fake).data['id']} is running but did not answer a "
-        "query from here within 0.5 s (last: the proxy refused or dropped the connection); a "
+        "query from here within 0.2 s (last: the proxy refused or dropped the connection); a "
         "proxy or an IP filter may be in the way"
     )
 
@@ -215,7 +215,7 @@ def test_probe_never_follows_a_redirect(fake, run):
         )
 
         result = run(
-            "--wait", "--query-timeout", "0.5", "--output", "json", "--no-credentials-file"
+            "--wait", "--query-timeout", "0.2", "--output", "json", "--no-credentials-file"
         )
 
     assert result.returncode == 0, result.stderr
