@@ -34,9 +34,16 @@ all alike.
    instance to running until the script has exited, with flip times that do
    not line up with the 3 s poll interval. Targets: median lag under 3 s, no
    more than 20 polls a minute.
-6. Start-up, reported only: create_instance.py --help against python -c pass,
+6. An ephemeral instance, `create_instance.py ... -- COMMAND`: the lag from
+   the database's first answer to a query (the first probe the fake answers
+   2xx) until the command starts, and from the command's end until the fake
+   receives the DELETE. The command is `python -c`, which records
+   time.monotonic() as its code starts and just before it exits (the clock
+   is system-wide, so it is the fake's); so the first lag includes that
+   interpreter's start-up. Targets: each under 1.5 s; one DELETE per run.
+7. Start-up, reported only: create_instance.py --help against python -c pass,
    and python -c "import requests" for reference.
-7. Peak memory (max RSS), reported only.
+8. Peak memory (max RSS), reported only.
 
 Linux or macOS (os.wait4).
 """
@@ -224,6 +231,16 @@ WAIT_ARGS = (
     "--wait-for",
     "running",
 )
+# 6. The command of an ephemeral run: when its code starts and when it ends, into argv[1].
+EPHEMERAL_COMMAND = """
+import json, sys, time
+started = time.monotonic()
+print("the command ran", flush=True)
+with open(sys.argv[1], "w") as file:
+    json.dump({"started": started, "ended": time.monotonic()}, file)
+"""
+EPHEMERAL_OUTPUT = "the command ran\n"
+EPHEMERAL_TARGET = 1.5  # seconds, for each of the two lags
 STARTUP = {
     "python -c pass": ("-c", "pass"),
     'python -c "import requests"': ("-c", "import requests"),
@@ -397,6 +414,63 @@ def wait_sample(bench: Bench, running_after: float) -> WaitSample:
     return WaitSample(running_after, run.process.ended - flipped, polls)
 
 
+@dataclass
+class EphemeralSample:
+    to_command: float  # seconds from the first 2xx answer to a query until the command started
+    to_delete: float  # seconds from the command's end until the DELETE reached the fake
+    requests: int
+    connections: int
+    deletes: int
+
+
+def ephemeral_sample(bench: Bench) -> EphemeralSample:
+    """One `-- COMMAND` run: instance running and queryable at once, command, DELETE."""
+    fake = bench.fake
+    fake.running_after = 0
+    fake.query_ready_after = 0
+    fake.instances.clear()
+    first_request, first_query = len(fake.requests), len(fake.query_requests)
+    connections = fake.connections
+    times = bench.cwd.parent / "command-times.json"
+    times.unlink(missing_ok=True)
+    args = (
+        str(SCRIPT),
+        "--tenant",
+        TENANT_NAME,
+        "--name",
+        INSTANCE_NAME,
+        "--",
+        sys.executable,
+        "-c",
+        EPHEMERAL_COMMAND,
+        str(times),
+    )
+    process = bench.launcher.run(args, clean_env(fake), bench.cwd)
+    label = "create_instance.py -- COMMAND"
+    if process.returncode != 0 or process.stdout != EPHEMERAL_OUTPUT or not times.exists():
+        last = (process.stderr.strip().splitlines() or ["(no stderr)"])[-1]
+        raise SubjectFailed(f"{label} exited {process.returncode}: {last}")
+    requests = fake.requests[first_request:]
+    deletes = [r for r in requests if r.method == "DELETE"]
+    [instance] = fake.instances.values()
+    if len(deletes) != 1 or instance.deleted_at is None:
+        raise SubjectFailed(f"{label} sent {len(deletes)} DELETEs, not 1")
+    running = instance.running_since()
+    assert running is not None
+    ready_at = running + fake.query_ready_after
+    answered = [q.at for q in fake.query_requests[first_query:] if q.at >= ready_at]
+    if not answered:
+        raise SubjectFailed(f"{label}: no query reached the database once it was ready")
+    command = json.loads(times.read_text())
+    return EphemeralSample(
+        to_command=command["started"] - answered[0],
+        to_delete=deletes[0].at - command["ended"],
+        requests=len(requests),
+        connections=fake.connections - connections,
+        deletes=len(deletes),
+    )
+
+
 def startup(bench: Bench, runs: int) -> dict[str, list[Process]]:
     def once(name: str) -> Process:
         process = bench.launcher.run(STARTUP[name], clean_env(), bench.cwd)
@@ -505,6 +579,33 @@ def report_wait(samples: Sequence[WaitSample]) -> None:
     print()
 
 
+def report_ephemeral(samples: Sequence[EphemeralSample]) -> None:
+    print("-- COMMAND: lags around the command, seconds")
+    print("  to command: from the database's first answer to a query until the command started")
+    print("              (the start-up of its python -c included)")
+    print("  to DELETE:  from the command's end until the fake received the DELETE")
+    print(f"  {'to command s':>12} {'to DELETE s':>12} {'requests':>9} {'connections':>12}")
+    for sample in samples:
+        print(
+            f"  {sample.to_command:>12.3f} {sample.to_delete:>12.3f} {sample.requests:>9} "
+            f"{sample.connections:>12}"
+        )
+    to_command = statistics.median(s.to_command for s in samples)
+    to_delete = statistics.median(s.to_delete for s in samples)
+    target = f"target < {EPHEMERAL_TARGET:g} s"
+    print(
+        f"  median to command {to_command:.3f} s               {target}   "
+        f"{mark(to_command < EPHEMERAL_TARGET)}"
+    )
+    print(
+        f"  median to DELETE  {to_delete:.3f} s               {target}   "
+        f"{mark(to_delete < EPHEMERAL_TARGET)}"
+    )
+    most = max(s.deletes for s in samples)
+    print(f"  DELETEs per run   {most}                     target 1         {mark(most == 1)}")
+    print()
+
+
 def report_startup(results: dict[str, list[Process]]) -> None:
     bare = statistics.median(p.seconds for p in results["python -c pass"])
     print("Start-up (reported, no target): median ms, and over python -c pass")
@@ -549,7 +650,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="simulated round trip in ms (default 100, the targets' round trip; --quick 5)",
     )
     parser.add_argument(
-        "--quick", action="store_true", help="one run, 5 ms round trip, two wait samples: for CI"
+        "--quick",
+        action="store_true",
+        help="one run, 5 ms round trip, two wait samples, one ephemeral run: for CI",
     )
     args = parser.parse_args(argv)
     args.runs = args.runs or (1 if args.quick else 5)
@@ -582,6 +685,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 results = time_to_credentials(bench, args.runs, warmup=not args.quick)
                 report_time_to_credentials(results, rtt)
                 report_wait([wait_sample(bench, flip) for flip in flips])
+                report_ephemeral([ephemeral_sample(bench) for _ in range(args.runs)])
                 starts = startup(bench, args.runs)
                 report_startup(starts)
                 report_memory(results, starts, launcher.own_max_rss_mib)
