@@ -19,8 +19,8 @@ def only_instance(fake):
 
 
 def test_wait_ends_at_the_first_successful_query_and_not_before(fake, run):
-    fake.running_after = 0  # the first poll sees running; probes fail for 1.2 s after that
-    fake.query_ready_after = 1.2
+    fake.running_after = 0  # the first poll sees running; probes fail for 0.8 s after that
+    fake.query_ready_after = 0.8  # the first probe fails, the second (1 s later) succeeds
 
     result = run("--wait", "--output", "json", "--no-credentials-file")
 
@@ -55,7 +55,7 @@ def test_probe_sends_return_1_with_the_new_credentials_only_to_the_instance(fake
 def test_wait_survives_a_refused_query_port_until_it_opens(fake, run):
     fake.running_after = 0
     fake.query_unready = "refuse"
-    fake.query_ready_after = 1.2
+    fake.query_ready_after = 0.8
 
     result = run("--wait", "--output", "json", "--no-credentials-file")
 
@@ -80,7 +80,7 @@ def test_probe_gives_up_after_query_timeout_with_exit_0(fake, run):
     fake.running_after = 0
     fake.query_ready_after = 60
 
-    result = run("--wait", "--query-timeout", "1.5", "--output", "json", "--no-credentials-file")
+    result = run("--wait", "--query-timeout", "0.5", "--output", "json", "--no-credentials-file")
 
     assert result.returncode == 0, result.stderr
     output = json.loads(result.stdout)
@@ -89,7 +89,7 @@ def test_probe_gives_up_after_query_timeout_with_exit_0(fake, run):
     assert "running but did not answer a query from here" in warning and "HTTP 503" in warning
     assert 1 <= len(fake.query_requests) <= 3
     # It kept probing until --query-timeout had passed, not one interval short of it.
-    assert fake.query_requests[-1].at >= only_instance(fake).running_since() + 1.5
+    assert fake.query_requests[-1].at >= only_instance(fake).running_since() + 0.5
 
 
 class Loopback(ThreadingHTTPServer):
