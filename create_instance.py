@@ -2491,8 +2491,7 @@ def _delete(
                     f"no instance has the id {instance_id}", exit_code=EXIT_USAGE
                 ) from None
             if refusal.status == 404:
-                log.info("Instance %s is gone already.", instance_id)
-                return
+                break  # deleted already, or by a first DELETE whose answer was lost
             if refusal.status != 409 or time.monotonic() + DELETE_BUSY_INTERVAL > busy_until:
                 raise
             log.warning(
@@ -2506,7 +2505,8 @@ def _delete(
     except AuraError as check:
         if check.status != 404:
             raise
-        status = "destroying"
+        log.info("Instance %s is deleted.", instance_id)
+        return
     if status not in ("destroying", "deleting"):
         raise AuraError(f"Aura accepted the DELETE, but instance {instance_id} is {status!r}")
     log.info("Instance %s is being deleted.", instance_id)
