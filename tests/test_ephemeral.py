@@ -684,7 +684,9 @@ def test_delete_resent_after_a_dropped_connection_takes_the_404_as_done(fake, tm
     assert_clean(fake, result)
     assert len(deletes(fake)) == 2
     assert fake.instances[instance_id].deleted_at is not None
-    # The 404 is the confirmation: "a 404 on the DELETE means already gone". No GET needed.
+    # The 404 to the resend means the first DELETE worked; a GET confirms it, as after a 202.
+    assert fake.sent("GET", INSTANCE)[-1].at > deletes(fake)[-1].at
+    assert result.stderr.splitlines()[-1] == f"Instance {instance_id} is being deleted."
 
 
 # ---------------------------------------------------------------------------
