@@ -1891,7 +1891,7 @@ def _configurations_table(offered: list[dict[str, Any]]) -> str:
     """The tenant's configurations, in the order given, as an aligned text table."""
     columns = ("type", "cloud_provider", "region", "region_name", "memory", "storage", "version")
     header = ("TYPE", "CLOUD", "REGION", "REGION NAME", "MEMORY", "STORAGE", "VERSION")
-    rows = [header] + [tuple(str(c.get(key, "")) for key in columns) for c in offered]
+    rows = [header] + [tuple(_printable(str(c.get(key, ""))) for key in columns) for c in offered]
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     return "".join(
         "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() + "\n"

@@ -351,3 +351,13 @@ def test_unknown_tenant_messages_carry_no_raw_controls(fake, run, tmp_path):
     assert result.stderr.splitlines() == [
         f"error: no tenant is named 'Staging'. The account has: 'Prod\\x1b[31m' ({TENANT_ID})."
     ]
+
+
+def test_a_configuration_table_from_the_api_reaches_the_terminal_escaped(fake, run, tmp_path):
+    fake.tenants[0]["instance_configurations"][0]["region_name"] = "Belgium\x1b]0;owned\x07"
+
+    result = run("--list-configurations")
+
+    check(result, fake, tmp_path, 0)
+    assert not RAW_CONTROL.search(result.stdout)
+    assert "Belgium\\x1b]0;owned\\x07" in result.stdout
