@@ -2319,7 +2319,7 @@ def _wait_until_running(
                 )
             time.sleep(max(0.0, next_poll - time.monotonic()))
     except KeyboardInterrupt:
-        log.warning("Stopped waiting; instance %s keeps starting.", instance_id)
+        log.warning("Stopped waiting for instance %s.", instance_id)
         raise
     finally:
         progress.close()
