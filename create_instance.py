@@ -1083,6 +1083,7 @@ class _Lookup:
         self.environ = environ
         self.dotenv = dotenv
         self.blank: dict[str, list[str]] = {}  # "environment" or ".env": blank variables
+        self.refused: set[str] = set()  # variables that are set, but not to usable text
         self.problems: list[str] = []
         for option, value in vars(args).items():
             if isinstance(value, str):
@@ -1135,10 +1136,14 @@ class _Lookup:
         if not value.strip():
             # In CI a blank variable is usually a secret that did not expand.
             self.blank.setdefault(group, []).append(key)
+            self.refused.add(key)
             return None
         # The client id and secret have always been stripped: a secret file's last newline.
         value = value.strip() if name.startswith("CLIENT_") else value
-        return (value, where) if self._check_text(value, where) else None
+        if not self._check_text(value, where):
+            self.refused.add(key)
+            return None
+        return value, where
 
     def credentials(self) -> tuple[str, str]:
         """The client id and secret, from the environment or .env only.
@@ -1155,7 +1160,7 @@ class _Lookup:
         missing = [
             key
             for key, hit in zip(("AURA_CLIENT_ID", "AURA_CLIENT_SECRET"), found)
-            if hit is None and not any(key in problem for problem in self.problems)
+            if hit is None and key not in self.refused
         ]
         if missing:
             self.problems.append(
