@@ -1971,13 +1971,7 @@ class Output:
             key: value if key == "password" else self._redacted(value, keep=password)
             for key, value in instance.items()
         }
-        values = {
-            key: _field(instance, key)
-            if key == "password"
-            else self._redacted(_field(instance, key), keep=password)
-            for key in _CREDENTIAL_FIELDS
-        }
-        self.credentials = values
+        values = self.credentials = {key: _field(self.result, key) for key in _CREDENTIAL_FIELDS}
         problems = _credential_problems(instance)
         if settings.save_credentials:
             self._save_file(values)
