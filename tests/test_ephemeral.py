@@ -309,6 +309,17 @@ def assert_confirmed(fake, delete) -> None:
     assert all(r.path == delete.path for r in confirmations)
 
 
+def assert_skipped_and_deleted(fake, result, marker: Path, cwd: Path) -> None:
+    """A run that failed before its command: the command never ran, stdout stayed
+    empty, the instance was deleted once and confirmed, its file removed."""
+    assert_clean(fake, result)
+    assert not marker.exists()
+    assert result.stdout == ""
+    delete = assert_deleted_once(fake, the_instance(fake).data["id"])
+    assert_confirmed(fake, delete)
+    assert credentials_files(cwd) == []
+
+
 # ---------------------------------------------------------------------------
 # 1. The command gets working credentials, and the instance goes when it ends
 # ---------------------------------------------------------------------------
@@ -477,13 +488,8 @@ def test_ctrl_c_during_the_create_call_is_deferred_then_the_instance_is_deleted(
         result = running.finish()
 
     assert result.returncode == 130, result.stderr
-    assert_clean(fake, result)
-    assert not marker.exists()
-    assert result.stdout == ""
     assert len(fake.sent("POST", "/v1/instances")) == 1
-    delete = assert_deleted_once(fake, the_instance(fake).data["id"])
-    assert_confirmed(fake, delete)
-    assert credentials_files(tmp_path) == []
+    assert_skipped_and_deleted(fake, result, marker, tmp_path)
 
 
 # ---------------------------------------------------------------------------
@@ -600,12 +606,7 @@ def test_a_hopeless_status_skips_the_command_and_deletes_the_instance(fake, tmp_
     result = run(fake, tmp_path, *marked(marker))
 
     assert result.returncode == 4, result.stderr
-    assert_clean(fake, result)
-    assert not marker.exists()
-    assert result.stdout == ""
-    delete = assert_deleted_once(fake, the_instance(fake).data["id"])
-    assert_confirmed(fake, delete)
-    assert credentials_files(tmp_path) == []
+    assert_skipped_and_deleted(fake, result, marker, tmp_path)
 
 
 def test_sigterm_during_the_wait_skips_the_command_and_deletes_the_instance(fake, tmp_path):
@@ -621,12 +622,7 @@ def test_sigterm_during_the_wait_skips_the_command_and_deletes_the_instance(fake
         result = running.finish()
 
     assert result.returncode == 143, result.stderr
-    assert_clean(fake, result)
-    assert not marker.exists()
-    assert result.stdout == ""
-    delete = assert_deleted_once(fake, the_instance(fake).data["id"])
-    assert_confirmed(fake, delete)
-    assert credentials_files(tmp_path) == []
+    assert_skipped_and_deleted(fake, result, marker, tmp_path)
 
 
 # ---------------------------------------------------------------------------
