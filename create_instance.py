@@ -44,9 +44,11 @@ import contextlib
 import datetime
 import difflib
 import errno
+import functools
 import ipaddress
 import json
 import logging
+import math
 import os
 import random
 import re
@@ -59,27 +61,14 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from types import MappingProxyType
+from types import MappingProxyType, SimpleNamespace
 from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn, TypeVar
 from urllib.parse import quote, urljoin, urlsplit
 
-import requests
-from requests.adapters import HTTPAdapter
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.exceptions import (
-    DecodeError,
-    InvalidHeader,
-    MaxRetryError,
-    NewConnectionError,
-    ProtocolError,
-    ReadTimeoutError,
-    ResponseError,
-)
-from urllib3.exceptions import HTTPError as Urllib3Error
-from urllib3.util.retry import Retry
-
 if TYPE_CHECKING:
     import subprocess
+
+    import requests
 
 __all__ = [
     "AuraClient",
@@ -169,7 +158,7 @@ EXIT_NOT_READY = 4  # --wait: the instance did not become ready
 EXIT_NOT_DELETED = 5  # -- COMMAND succeeded but its instance, or --sweep a match, was not deleted
 EXIT_CANNOT_RUN = 127  # -- COMMAND: the command was not found or could not be started
 
-USER_AGENT = f"create_instance.py/{__version__} {requests.utils.default_user_agent()}"
+USER_AGENT = f"create_instance.py/{__version__}"  # requests adds its own to it
 
 log = logging.getLogger("create_instance")
 
@@ -196,6 +185,7 @@ class AuraError(Exception):
         reasons: tuple[str, ...] = (),
         request_id: str | None = None,
         unsent: bool = False,
+        resent: bool = False,
     ) -> None:
         super().__init__(message)
         self.exit_code = exit_code
@@ -204,7 +194,7 @@ class AuraError(Exception):
         self.reasons = reasons
         self.request_id = request_id
         self.unsent = unsent  # the request provably never reached the API
-        self.resent = False  # the answer came to a resend, after a failed attempt
+        self.resent = resent  # the answer came to a resend, after a failed attempt
 
     def __str__(self) -> str:
         if self.request_id:
@@ -242,335 +232,31 @@ def _printable(text: str) -> str:
     return _CONTROLS.sub(lambda match: match[0].encode("unicode_escape").decode(), text)
 
 
-class _Retry(Retry):
-    """urllib3's Retry, made safe for a call that creates billed instances.
-
-    A POST other than the token request is resent only when Aura provably did
-    not act on it: a 429, or a connection that never opened. After a read
-    timeout, a connection dropped once the request was sent, or a 5xx, Aura may
-    have created the instance, and a second POST could create a second one;
-    the caller finds out instead (see _create_without_duplicates).
-
-    Waits follow Retry-After when Aura sends it, otherwise exponential backoff
-    with full jitter; either way never shorter than the API's rate limit of
-    125 requests a minute allows, and never past RETRY_BUDGET seconds in all.
-    A certificate that fails verification, or a host name that does not
-    exist, is not resent at all: waiting cannot cure it.
-    """
-
-    deadline: float | None = None  # RETRY_BUDGET after the first retry of a request
-    limit: Callable[[], float | None] = staticmethod(lambda: None)  # see AuraClient.until
-    wait = 0.0  # seconds before the next attempt: chosen, and logged, by increment()
-    resent_at: float | None = None  # when the attempt this Retry governs began
-
-    def new(self, **kwargs: Any) -> _Retry:
-        retry = super().new(**kwargs)
-        retry.deadline = self.deadline or time.monotonic() + RETRY_BUDGET
-        retry.limit = self.limit
-        return retry
-
-    def get_backoff_time(self) -> float:
-        attempts = len(self.history)
-        if attempts == 0:
-            return 0.0
-        ceiling = min(BACKOFF_MAX, BACKOFF_BASE * 2**attempts)
-        return max(MIN_REQUEST_INTERVAL, random.uniform(0, ceiling))
-
-    def get_retry_after(self, response: Any) -> float | None:
-        try:
-            seconds = super().get_retry_after(response)
-        except InvalidHeader:  # neither whole seconds nor an HTTP date: back off instead
-            return None
-        return None if seconds is None else max(seconds, MIN_REQUEST_INTERVAL)
-
-    def sleep(self, response: Any = None) -> None:
-        # urllib3 would draw a new random backoff here; wait what was logged.
-        if self.limit() is None:
-            time.sleep(self.wait)
-        elif not _nap(self.wait, self.limit):  # a signal brought the limit forward
-            raise MaxRetryError(None, "", ResponseError("out of time"))  # type: ignore[arg-type]
-        self.resent_at = time.monotonic()  # AuraClient times the answer from here
-
-    def increment(
-        self,
-        method: str | None = None,
-        url: str | None = None,
-        response: Any = None,
-        error: Exception | None = None,
-        _pool: Any = None,
-        _stacktrace: Any = None,
-    ) -> _Retry:
-        if error is not None and _is_permanent(error):
-            raise MaxRetryError(_pool, url or "", error)  # type: ignore[arg-type]
-        not_acted_on = (response is not None and response.status == 429) or (
-            error is not None and self._is_connection_error(error)
-        )
-        if _may_create(method or "", url or "") and not not_acted_on:
-            if error is not None:
-                raise error.with_traceback(_stacktrace)
-            raise MaxRetryError(_pool, url or "", ResponseError("not resent"))  # type: ignore[arg-type]
-        retry = super().increment(method, url, response, error, _pool, _stacktrace)
-        wait = retry.get_retry_after(response) if response is not None else None
-        wait = wait if wait is not None else retry.get_backoff_time()
-        assert retry.deadline is not None
-        if time.monotonic() + wait > min(retry.deadline, self.limit() or retry.deadline):
-            raise MaxRetryError(_pool, url or "", error or ResponseError("retry budget spent"))  # type: ignore[arg-type]
-        problem = f"HTTP {response.status}" if response is not None else type(error).__name__
-        log.info("%s %s: %s; retrying in %.1f s", method, _path_of(url or ""), problem, wait)
-        retry.wait = wait
-        if response is not None:
-            # urllib3 would read this answer to its end before resending, however
-            # large or slow it is; closing its connection bounds memory and time.
-            response.close()
-        return retry
-
-
-def _is_token_url(url: str) -> bool:
-    return urlsplit(url).path.endswith("/oauth/token")
-
-
-def _may_create(method: str, url: str) -> bool:
-    """A POST other than the token request: Aura may act on it though its answer is lost."""
-    return method == "POST" and not _is_token_url(url)
-
-
-_E = TypeVar("_E", bound=BaseException)
-
-
-def _cause(error: BaseException | None, kind: type[_E]) -> _E | None:
-    """The first exception of `kind` among `error` and those it wraps.
-
-    requests and urllib3 keep the original failure in args, in .reason, or as
-    __cause__ or __context__; a few levels down at most.
-    """
-    for _ in range(8):
-        if error is None or isinstance(error, kind):
-            return error
-        wrapped = (getattr(error, "reason", None), *error.args, error.__cause__, error.__context__)
-        error = next((e for e in wrapped if isinstance(e, BaseException)), None)
-    return None
-
-
-def _is_permanent(error: Exception) -> bool:
-    """A failure that resending cannot cure: a certificate that fails verification,
-    or a host name that does not exist (a DNS server that did not answer may recover)."""
-    if _cause(error, ssl.SSLCertVerificationError):
-        return True
-    name_error = _cause(error, socket.gaierror)
-    return name_error is not None and name_error.errno != socket.EAI_AGAIN
-
-
-class _Session(requests.Session):
-    """A Session that leaves redirects to its caller.
-
-    Even with allow_redirects=False, requests reads a redirect's whole body,
-    however large, and parses its Location, crashing on a malformed one, to
-    offer response.next. Here it sees no redirect, so it does neither.
-    """
-
-    def get_redirect_target(self, resp: requests.Response) -> None:
-        return None
-
-
-class _CuttableConnection:
-    """Mixed into urllib3's connections: each keeps a duplicate of its socket, so that
-    another thread can shut the connection down. shutdown() wakes a read blocked in
-    this thread; close() would not. The duplicate, not the socket itself, because
-    the TLS handshake detaches the plain socket it wraps.
-    """
-
-    sockets: set[socket.socket]  # the duplicates of one client's open connections
-    _twin: socket.socket | None = None
-
-    def _new_conn(self) -> socket.socket:
-        self._forget_twin()
-        sock: socket.socket = super()._new_conn()  # type: ignore[misc]
-        self._twin = sock.dup()
-        self.sockets.add(self._twin)
-        return sock
-
-    def close(self) -> None:
-        try:
-            super().close()  # type: ignore[misc]
-        finally:
-            self._forget_twin()
-
-    def _forget_twin(self) -> None:
-        if self._twin is not None:
-            self.sockets.discard(self._twin)
-            self._twin.close()
-            self._twin = None
-
-
-def _cuttable_pools(sockets: set[socket.socket]) -> dict[str, type[HTTPConnectionPool]]:
-    """urllib3 pool classes for a PoolManager, whose connections register in `sockets`."""
-    pools: dict[str, type[HTTPConnectionPool]] = {}
-    for scheme, pool in (("http", HTTPConnectionPool), ("https", HTTPSConnectionPool)):
-        base = pool.ConnectionCls
-        connection = type(base.__name__, (_CuttableConnection, base), {"sockets": sockets})
-        pools[scheme] = type(pool.__name__, (pool,), {"ConnectionCls": connection})
-    return pools
-
-
-def _new_session(
-    sockets: set[socket.socket], limit: Callable[[], float | None]
-) -> requests.Session:
-    """A Session whose one connection pool and one Retry serve every API request."""
-    session = _Session()
-    session.headers["User-Agent"] = USER_AGENT
-    retry = _Retry(
-        total=RETRIES,
-        allowed_methods=frozenset({"GET", "POST", "DELETE"}),  # DELETE is idempotent
-        status_forcelist=RETRY_STATUSES,
-        raise_on_status=False,
-    )
-    retry.limit = limit
-    adapter = HTTPAdapter(max_retries=retry)
-    adapter.poolmanager.pool_classes_by_scheme = _cuttable_pools(sockets)
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    session.hooks["response"].append(_log_response)
-    return session
-
-
-def _nap(seconds: float, limit: Callable[[], float | None]) -> bool:
-    """Sleep `seconds`, but not past limit(), which a signal may bring forward
-    meanwhile; whether the whole time was slept."""
-    end = time.monotonic() + seconds
-    while True:
-        stop = min(end, limit() or end)
-        left = stop - time.monotonic()
-        if left <= 0:
-            return stop == end
-        time.sleep(min(left, 0.1))
-
-
 class AuraClient:
-    """The Aura API as one run uses it: one Session, one base URL, one token.
+    """The Aura API as one run uses it: one transport, one base URL, one token.
 
-    One Session means one connection for the whole run (keep-alive). The
-    client id and secret are kept, in memory only, to renew an expired token.
-    The module's functions of the same names are those of a default client
-    for API_URL, for programs that import this file.
+    Every request goes through the transport (see _Transport), so a run has
+    one connection (keep-alive) and one set of rules for what is resent and
+    how long anything may take. The client id and secret are kept, in
+    memory only, to renew an expired token. The module's functions of the
+    same names are those of a default client for API_URL, for programs that
+    import this file.
     """
 
     def __init__(
         self, base_url: str = API_URL, timeout: float = READ_TIMEOUT, secrets: Secrets | None = None
     ) -> None:
         self.base_url = base_url
-        self.timeout = timeout
         self.secrets = secrets or Secrets()  # what it sends and receives, to keep out of output
-        self._sockets: set[socket.socket] = set()  # see _CuttableConnection
-        self.session = _new_session(self._sockets, self.until)
+        self.transport = _Transport(timeout)
         self.token: str | None = None  # the newest token of the run
-        self.pace = 0.0  # seconds between requests at least (a sweep's many requests)
-        self.stop_at: float | None = None  # see stop_by()
         self._credentials: tuple[str, str] | None = None
         self._superseded: set[str] = set()  # tokens replaced by a renewal
-        self._until: float | None = None  # see deadline()
-        self._last_sent = 0.0
 
-    @contextlib.contextmanager
-    def deadline(self, at: float) -> Iterator[None]:
-        """Within the block no request outlives `at` (a monotonic time): neither
-        an attempt's answer nor its resends. --wait-timeout is a hard limit."""
-        self._until = at
-        try:
-            yield
-        finally:
-            self._until = None
-
-    def until(self) -> float | None:
-        """The moment no request may outlive now, if there is one (see _Retry.limit)."""
-        limits = [at for at in (self._until, self.stop_at) if at is not None]
-        return min(limits) if limits else None
-
-    def stop_by(self, at: float) -> None:
-        """After a signal: nothing this client sends outlives `at` (a monotonic time).
-
-        Only a time is set here, as a signal handler may call this; see
-        watch_for_stop() for a request still under way by then.
-        """
-        if self.stop_at is None or at < self.stop_at:
-            self.stop_at = at
-
-    def watch_for_stop(self) -> None:
-        """Start a thread that cuts off a request still under way when the time to stop
-        comes: it shuts the connection down, so the blocked read ends and the request
-        fails as a dropped connection would. Nothing is sent from that thread."""
-
-        def watch() -> None:
-            while self.stop_at is None or time.monotonic() < self.stop_at:
-                time.sleep(0.05)
-            self._cut()
-
-        threading.Thread(target=watch, name="stop-watch", daemon=True).start()
-
-    def _cut(self) -> None:
-        for twin in list(self._sockets):
-            with contextlib.suppress(OSError):
-                twin.shutdown(socket.SHUT_RDWR)
-
-    def stopping(self) -> bool:
-        """Whether the time to stop (see stop_by) has come."""
-        return self.stop_at is not None and time.monotonic() >= self.stop_at
-
-    def pause(self, seconds: float) -> None:
-        """Sleep, but not past the time to stop."""
-        _nap(seconds, lambda: self.stop_at)
-
-    def send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
-        """Send one request and read its whole answer; any failure becomes an AuraError.
-
-        A redirect is followed only within the API's own scheme, host and port,
-        at most MAX_REDIRECTS times, and never for the create call: Aura may have
-        acted on it, so the caller looks instead (see _create_without_duplicates).
-        """
-        what = f"{method} {_path_of(url)}"
-        for _ in range(MAX_REDIRECTS + 1):
-            response = self._exchange(method, url, what, **kwargs)
-            if not response.is_redirect:
-                return response
-            url = _redirect_target(response, what, _may_create(method, url))
-        raise AuraError(f"{what} was redirected more than {MAX_REDIRECTS} times")
-
-    def _exchange(self, method: str, url: str, what: str, **kwargs: Any) -> requests.Response:
-        """One request, its answer read whole within --timeout and MAX_ANSWER_BYTES."""
-        if self.pace:
-            self.pause(self._last_sent + self.pace - time.monotonic())
-        started = self._last_sent = time.monotonic()
-        until = self.until()
-        if until is not None and until <= started:
-            reason = "the run is stopping" if self.stopping() else "the time to wait is up"
-            raise AuraError(f"{what} was not sent: {reason}", unsent=True)
-        try:
-            left = self.timeout if until is None else until - started
-            response = self.session.request(
-                method,
-                url,
-                timeout=(max(0.01, min(CONNECT_TIMEOUT, left)), max(0.01, min(self.timeout, left))),
-                allow_redirects=False,
-                stream=True,
-                **kwargs,
-            )
-            # _content is where requests keeps a body it has read: .json() and .text use it.
-            response._content = _read_body(response, self._deadline(response, started), what)
-        except (requests.RequestException, Urllib3Error) as exc:
-            if self.stopping():
-                raise AuraError(f"{what} got no answer before the run had to stop") from None
-            problem, unsent = _network_problem(exc, urlsplit(url).hostname or "")
-            raise AuraError(f"{what} failed: {problem}", unsent=unsent) from None
-        return response
-
-    def _deadline(self, response: requests.Response, started: float) -> float:
-        """When the answer must be complete: --timeout after its attempt began.
-
-        The waits between attempts belong to the retry budget, so an attempt
-        that was a resend counts from the moment _Retry.sleep() ended.
-        """
-        retry = getattr(response.raw, "retries", None)
-        attempt_ends = (getattr(retry, "resent_at", None) or started) + self.timeout
-        return min(attempt_ends, self.until() or attempt_ends)
+    @property
+    def session(self) -> requests.Session:
+        """The requests Session under the transport (made on first use)."""
+        return self.transport.session
 
     def get_oauth_token(self, client_id: str, client_secret: str) -> str:
         """Return an access token for the Aura API (valid for about an hour).
@@ -580,28 +266,15 @@ class AuraClient:
         """
         basic = f"{client_id}:{client_secret}"
         self.secrets.add(client_secret, basic, base64.b64encode(basic.encode()).decode())
-        response = self.send(
+        answer = self.transport.send(
             "POST",
             f"{self.base_url}/oauth/token",
             data={"grant_type": "client_credentials"},
             auth=_utf8(client_id, client_secret),
         )
-        if not response.ok:
-            error = _error_from(response, "the token request", self.secrets.redact)
-            if 400 <= response.status_code < 500 and response.status_code != 429:
-                error.exit_code = EXIT_AUTH
-                # Only a 401 means the credentials are wrong; 400, 403 and 404 mean the
-                # request was malformed, which better credentials would not fix.
-                advice = (
-                    "; check AURA_CLIENT_ID and AURA_CLIENT_SECRET"
-                    if response.status_code == 401
-                    else ""
-                )
-                error.args = (
-                    f"authentication failed (HTTP {response.status_code}: {error.detail}){advice}",
-                )
-            raise error
-        token = _json_of(response, "the token request", self.secrets.redact).get("access_token")
+        if not answer.ok:
+            raise _token_refusal(answer, self.secrets.redact)
+        token = _json_of(answer, "the token request", self.secrets.redact).get("access_token")
         if not isinstance(token, str) or not token:
             raise AuraError("the token request succeeded but its answer has no access_token")
         self.secrets.add(token)
@@ -626,32 +299,28 @@ class AuraClient:
         if token in self._superseded and self.token:
             token = self.token
         what = f"{method} /v1{path}"
-        response = self._request(method, path, token, body)
-        if response.status_code in (401, 403) and self._credentials:
+        answer = self._request(method, path, token, body)
+        if answer.status_code in (401, 403) and self._credentials:
             log.info(
                 "%s: HTTP %s, the token may have expired; getting a new one",
                 what,
-                response.status_code,
+                answer.status_code,
             )
             self._superseded.add(token)
-            response = self._request(method, path, self.get_oauth_token(*self._credentials), body)
-            if response.status_code in (401, 403):
-                error = _error_from(response, what, self.secrets.redact)
-                error.args = (
-                    f"{error.args[0]} (also with a new token: the API credentials may "
-                    "lack permission for this)",
+            answer = self._request(method, path, self.get_oauth_token(*self._credentials), body)
+            if answer.status_code in (401, 403):
+                raise _error_from(
+                    answer,
+                    what,
+                    self.secrets.redact,
+                    " (also with a new token: the API credentials may lack permission for this)",
                 )
-                raise error
-        if not response.ok:
-            error = _error_from(response, what, self.secrets.redact)
-            error.resent = bool(getattr(getattr(response.raw, "retries", None), "history", ()))
-            raise error
-        return _json_of(response, what, self.secrets.redact)
+        if not answer.ok:
+            raise _error_from(answer, what, self.secrets.redact)
+        return _json_of(answer, what, self.secrets.redact)
 
-    def _request(
-        self, method: str, path: str, token: str, body: dict[str, Any] | None
-    ) -> requests.Response:
-        return self.send(
+    def _request(self, method: str, path: str, token: str, body: dict[str, Any] | None) -> _Answer:
+        return self.transport.send(
             method,
             f"{self.base_url}/v1{path}",
             headers={"Authorization": f"Bearer {token}"},
@@ -679,8 +348,7 @@ class AuraClient:
 
         The answer holds the one-time password: it cannot be fetched again.
         """
-        answer = self.call_endpoint("/instances", "POST", token, spec)
-        data = answer.get("data")
+        data = self.call_endpoint("/instances", "POST", token, spec).get("data")
         if not isinstance(data, dict) or not data:
             raise AuraError(
                 "POST /v1/instances was accepted but its answer has no instance data; "
@@ -724,26 +392,6 @@ def _instance_path(instance_id: str) -> str:
     return f"/instances/{instance_id}"
 
 
-def _log_response(response: requests.Response, *args: Any, **kwargs: Any) -> None:
-    """--verbose: one line per request. Headers and bodies are never logged."""
-    if log.isEnabledFor(logging.DEBUG):
-        parts = urlsplit(response.url)
-        log.debug(
-            "%s %s%s -> %s in %.0f ms%s",
-            response.request.method,
-            parts.path,
-            f"?{parts.query}" if parts.query else "",
-            response.status_code,
-            response.elapsed.total_seconds() * 1000,
-            f", X-Request-Id {response.headers['X-Request-Id']}"
-            if "X-Request-Id" in response.headers
-            else "",
-        )
-
-
-_TENANT_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
-
-
 def _pick_tenant(wanted: str, tenants: list[dict[str, Any]]) -> str:
     """Choose from GET /tenants: an exact id, else an exact name, else the only one."""
     if not wanted:
@@ -782,9 +430,28 @@ def _tenant_listing(tenants: list[dict[str, Any]]) -> str:
     return ", ".join(f"{t.get('name')!r} ({t.get('id')})" for t in tenants)
 
 
-def _json_of(
-    response: requests.Response, what: str, redact: Callable[[str], str]
-) -> dict[str, Any]:
+_TENANT_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
+
+
+def _token_refusal(answer: _Answer, redact: Callable[[str], str]) -> AuraError:
+    """A refused token request. Only a 401 means the credentials are wrong; 400, 403 and
+    404 mean the request was malformed, which better credentials would not fix."""
+    error = _error_from(answer, "the token request", redact)
+    status = answer.status_code
+    if not 400 <= status < 500 or status == 429:
+        return error
+    advice = "; check AURA_CLIENT_ID and AURA_CLIENT_SECRET" if status == 401 else ""
+    return AuraError(
+        f"authentication failed (HTTP {status}: {error.detail}){advice}",
+        exit_code=EXIT_AUTH,
+        status=status,
+        detail=error.detail,
+        reasons=error.reasons,
+        request_id=error.request_id,
+    )
+
+
+def _json_of(response: _Answer, what: str, redact: Callable[[str], str]) -> dict[str, Any]:
     """Decode a successful answer, which the API always makes a JSON object."""
     payload = _decoded(response)
     if not isinstance(payload, dict):
@@ -796,7 +463,7 @@ def _json_of(
     return payload
 
 
-def _decoded(response: requests.Response) -> Any:
+def _decoded(response: _Answer) -> Any:
     """The answer's JSON, or None if it is not JSON (or nests deeper than Python recurses)."""
     try:
         return response.json()
@@ -828,7 +495,9 @@ def _data_object(answer: dict[str, Any], what: str) -> dict[str, Any]:
     return data
 
 
-def _error_from(response: requests.Response, what: str, redact: Callable[[str], str]) -> AuraError:
+def _error_from(
+    response: _Answer, what: str, redact: Callable[[str], str], suffix: str = ""
+) -> AuraError:
     """Turn a failed answer into an AuraError with the API's messages.
 
     The API answers errors in two shapes, {"errors": [{"message", "reason",
@@ -857,16 +526,17 @@ def _error_from(response: requests.Response, what: str, redact: Callable[[str], 
     status = response.status_code
     detail = "; ".join(messages)
     return AuraError(
-        f"{what} failed with HTTP {status}: {detail}",
+        f"{what} failed with HTTP {status}: {detail}{suffix}",
         exit_code=EXIT_AUTH if status in (401, 403) else EXIT_FAILED,
         status=status,
         detail=detail,
         reasons=tuple(reasons),
         request_id=response.headers.get("X-Request-Id"),
+        resent=response.resent,
     )
 
 
-def _describe_body(response: requests.Response, redact: Callable[[str], str]) -> str:
+def _describe_body(response: _Answer, redact: Callable[[str], str]) -> str:
     """A short, safe description of a body that is not the API's JSON.
 
     Secrets are redacted before the text is cut short, so no cut can leave
@@ -892,14 +562,317 @@ def _describe_body(response: requests.Response, redact: Callable[[str], str]) ->
     return f"a {kind} body starting {text[:80]!r}"
 
 
+def _utf8(username: str, password: str) -> tuple[bytes, bytes]:
+    """Credentials for HTTP Basic auth, encoded as UTF-8 (requests would use latin-1)."""
+    return username.encode(), password.encode()
+
+
+# ---------------------------------------------------------------------------
+# The transport: the only code that touches requests and urllib3
+# ---------------------------------------------------------------------------
+
+
+class _Answer(NamedTuple):
+    """An answer read whole: all the rest of the script sees of HTTP."""
+
+    status_code: int
+    headers: Mapping[str, str]  # case-insensitive
+    content: bytes
+    url: str
+    resent: bool  # it came to a resend, after a failed attempt
+
+    @property
+    def ok(self) -> bool:
+        return self.status_code < 400
+
+    @property
+    def encoding(self) -> str | None:
+        """The charset the answer claims, if any."""
+        return _charset(self.headers.get("Content-Type", ""))
+
+    def json(self) -> Any:
+        return json.loads(self.content)
+
+
+class _Transport:
+    """Every request of a client, sent and read within bounds.
+
+    It owns one requests Session (one connection, kept alive), the urllib3
+    Retry that decides what is resent, redirects (followed only within the
+    origin), answers read whole up to MAX_ANSWER_BYTES, and the time limits:
+    one deadline per attempt, from its connection to the last byte of its
+    body, headers included (urllib3's own timeouts bound each socket read,
+    not the whole), the caller's (deadline(), --wait-timeout) and, after a
+    signal, the time to stop (stop_by()). A watcher thread enforces them by
+    shutting the attempt's connection down, which wakes a blocked read; it
+    never sends anything. The Session and the thread are made on first use,
+    so a run that needs no network never imports requests.
+    """
+
+    def __init__(self, timeout: float = READ_TIMEOUT) -> None:
+        self.timeout = timeout
+        self.pace = 0.0  # seconds between requests at least (a sweep sends many)
+        self.stop_at: float | None = None  # see stop_by()
+        self._until: float | None = None  # see deadline()
+        self._session: requests.Session | None = None
+        self._probe_adapter: Any = None
+        self._watcher: threading.Thread | None = None
+        self._sockets: set[socket.socket] = set()  # one duplicate per open connection
+        self._lock = threading.Lock()  # between a request and the watcher
+        self._attempt_ends: float | None = None  # while an attempt is under way
+        self._timed_out = False  # the watcher cut the attempt under way off
+        self._last_sent = 0.0
+
+    @property
+    def session(self) -> requests.Session:
+        if self._session is None:
+            self._session, self._probe_adapter = _http().new_session(self)
+        return self._session
+
+    def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: dict[str, str] | None = None,
+        json: dict[str, Any] | None = None,
+        data: dict[str, str] | None = None,
+        auth: tuple[bytes, bytes] | None = None,
+    ) -> _Answer:
+        """Send one request and read its whole answer; any failure becomes an AuraError.
+
+        A redirect is followed only within the same scheme, host and port, at
+        most MAX_REDIRECTS times, and never for the create call: Aura may have
+        acted on it, so the caller looks instead (see _create_without_duplicates).
+        """
+        what = f"{method} {_path_of(url)}"
+        for _ in range(MAX_REDIRECTS + 1):
+            answer = self._exchange(
+                method, url, what, headers=headers, json=json, data=data, auth=auth
+            )
+            if not 300 <= answer.status_code < 400 or "Location" not in answer.headers:
+                return answer
+            url = _redirect_target(answer, what, _may_create(method, url))
+        raise AuraError(f"{what} was redirected more than {MAX_REDIRECTS} times")
+
+    def probe(self, url: str, auth: tuple[bytes, bytes], timeout: float) -> int:
+        """POST RETURN 1 to a database's Query API; the status of its answer.
+
+        Not resent (the caller's next probe is the resend), redirects not
+        followed, and the body left unread: only the status counts, and a body
+        of any size must not be read into memory.
+        """
+        scheme, host, port = _origin(url)
+        self.session.mount(f"{scheme}://{host}:{port}/", self._probe_adapter)
+        return self._exchange(
+            "POST",
+            url,
+            f"POST {_path_of(url)}",
+            json={"statement": "RETURN 1"},
+            auth=auth,
+            headers={"Accept": "application/json"},
+            timeout=timeout,
+            connect_timeout=QUERY_CONNECT_TIMEOUT,
+            read_body=False,
+        ).status_code
+
+    @contextlib.contextmanager
+    def deadline(self, at: float) -> Iterator[None]:
+        """Within the block no request outlives `at` (a monotonic time): neither
+        an attempt's answer nor its resends. --wait-timeout is a hard limit."""
+        self._until = at
+        try:
+            yield
+        finally:
+            self._until = None
+
+    def until(self) -> float | None:
+        """The moment no request may outlive now, if there is one."""
+        limits = [at for at in (self._until, self.stop_at) if at is not None]
+        return min(limits) if limits else None
+
+    def stop_by(self, at: float) -> None:
+        """After a signal: nothing sent outlives `at` (a monotonic time); a request
+        under way then is cut off. Only a time is set: a signal handler calls this."""
+        if self.stop_at is None or at < self.stop_at:
+            self.stop_at = at
+
+    def stopping(self) -> bool:
+        """Whether the time to stop (see stop_by) has come."""
+        return self.stop_at is not None and time.monotonic() >= self.stop_at
+
+    def pause(self, seconds: float) -> None:
+        """Sleep, but not past the time to stop."""
+        _nap(seconds, lambda: self.stop_at)
+
+    def _exchange(
+        self,
+        method: str,
+        url: str,
+        what: str,
+        *,
+        timeout: float | None = None,
+        connect_timeout: float = CONNECT_TIMEOUT,
+        read_body: bool = True,
+        **kwargs: Any,
+    ) -> _Answer:
+        """One request and its answer (its resends included), each attempt within its
+        deadline: the transport's timeout (or `timeout`), capped by until()."""
+        session = self.session
+        http = _http()
+        if self._watcher is None:
+            self._watcher = threading.Thread(target=self._watch, name="deadlines", daemon=True)
+            self._watcher.start()
+        if self.pace:
+            self.pause(self._last_sent + self.pace - time.monotonic())
+        started = self._last_sent = time.monotonic()
+        until = self.until()
+        if until is not None and until <= started:
+            reason = "the run is stopping" if self.stopping() else "the time to wait is up"
+            raise AuraError(f"{what} was not sent: {reason}", unsent=True)
+        attempt = min(timeout or self.timeout, (until or math.inf) - started)
+        self._begin_attempt(attempt)
+        try:
+            response = session.request(
+                method,
+                url,
+                timeout=(min(connect_timeout, attempt), attempt),
+                allow_redirects=False,
+                stream=True,
+                **kwargs,
+            )
+            with response:
+                body = http.read_body(response, what) if read_body else b""
+            retries = getattr(response.raw, "retries", None)
+            answer = _Answer(
+                response.status_code,
+                response.headers,
+                body,
+                response.url or url,
+                bool(getattr(retries, "history", ())),
+            )
+        except (http.requests.RequestException, http.urllib3.exceptions.HTTPError) as exc:
+            raise self._failure(exc, url, what) from None
+        finally:
+            with self._lock:
+                self._attempt_ends = None
+        _log_answer(method, answer, time.monotonic() - started)
+        return answer
+
+    def _failure(self, exc: Exception, url: str, what: str) -> AuraError:
+        if self.stopping():
+            return AuraError(f"{what} got no answer before the run had to stop")
+        if self._timed_out:
+            return AuraError(f"{what} failed: no answer in time (read timeout)")
+        problem, unsent = _network_problem(exc, _http().host_of(url))
+        return AuraError(f"{what} failed: {problem}", unsent=unsent)
+
+    def _begin_attempt(self, seconds: float) -> None:
+        """An attempt starts (or is resent): it must be answered within `seconds`."""
+        with self._lock:
+            self._attempt_ends = time.monotonic() + seconds
+            self._timed_out = False
+
+    def resend_begins(self) -> None:
+        """Called by the Retry as it resends: the new attempt gets a deadline of its own."""
+        until = self.until()
+        self._begin_attempt(min(self.timeout, (until or math.inf) - time.monotonic()))
+
+    def _watch(self) -> None:
+        """Cut off an attempt whose time is up: shut its connection down."""
+        tick = threading.Event()  # its wait, not time.sleep: tests may stub that out
+        while True:
+            tick.wait(0.05)
+            with self._lock:
+                ends = self._attempt_ends
+                if ends is None or self._timed_out:
+                    continue
+                if time.monotonic() < min(ends, self.stop_at or ends):
+                    continue
+                self._timed_out = True
+                for twin in list(self._sockets):
+                    with contextlib.suppress(OSError):
+                        twin.shutdown(socket.SHUT_RDWR)
+
+
+def _nap(seconds: float, limit: Callable[[], float | None]) -> bool:
+    """Sleep `seconds`, but not past limit(), which a signal may bring forward
+    meanwhile; whether the whole time was slept."""
+    end = time.monotonic() + seconds
+    while True:
+        stop = min(end, limit() or end)
+        left = stop - time.monotonic()
+        if left <= 0:
+            return stop == end
+        time.sleep(min(left, 0.1))
+
+
+def _log_answer(method: str, answer: _Answer, seconds: float) -> None:
+    """--verbose: one line per request. Headers and bodies are never logged."""
+    if log.isEnabledFor(logging.DEBUG):
+        parts = urlsplit(answer.url)
+        request_id = answer.headers.get("X-Request-Id")
+        log.debug(
+            "%s %s%s -> %s in %.0f ms%s",
+            method,
+            parts.path,
+            f"?{parts.query}" if parts.query else "",
+            answer.status_code,
+            seconds * 1000,
+            f", X-Request-Id {request_id}" if request_id else "",
+        )
+
+
+def _charset(content_type: str) -> str | None:
+    match = re.search(r"charset=[\"']?([\w.:-]+)", content_type, re.I)
+    return match[1] if match else None
+
+
+def _is_token_url(url: str) -> bool:
+    return urlsplit(url).path.endswith("/oauth/token")
+
+
+def _may_create(method: str, url: str) -> bool:
+    """A POST other than the token request: Aura may act on it though its answer is lost."""
+    return method == "POST" and not _is_token_url(url)
+
+
+_E = TypeVar("_E", bound=BaseException)
+
+
+def _cause(error: BaseException | None, kind: type[_E]) -> _E | None:
+    """The first exception of `kind` among `error` and those it wraps.
+
+    requests and urllib3 keep the original failure in args, in .reason, or as
+    __cause__ or __context__; a few levels down at most.
+    """
+    for _ in range(8):
+        if error is None or isinstance(error, kind):
+            return error
+        wrapped = (getattr(error, "reason", None), *error.args, error.__cause__, error.__context__)
+        error = next((e for e in wrapped if isinstance(e, BaseException)), None)
+    return None
+
+
+def _is_permanent(error: Exception) -> bool:
+    """A failure that resending cannot cure: a certificate that fails verification,
+    or a host name that does not exist (a DNS server that did not answer may recover)."""
+    if _cause(error, ssl.SSLCertVerificationError):
+        return True
+    name_error = _cause(error, socket.gaierror)
+    return name_error is not None and name_error.errno != socket.EAI_AGAIN
+
+
 def _network_problem(exc: Exception, host: str) -> tuple[str, bool]:
     """One line for a network failure, and whether the request was never sent.
 
     `exc` comes from requests, or from urllib3 while the body was read.
     """
+    http = _http()
+    requests, errors = http.requests, http.urllib3.exceptions
     if isinstance(exc, requests.ConnectTimeout):
         return "no connection in time (connect timeout)", True
-    if isinstance(exc, requests.Timeout) or _cause(exc, ReadTimeoutError):
+    if isinstance(exc, requests.Timeout) or _cause(exc, errors.ReadTimeoutError):
         return "no answer in time (read timeout)", False
     certificate = _cause(exc, ssl.SSLCertVerificationError)
     if certificate:
@@ -916,55 +889,19 @@ def _network_problem(exc: Exception, host: str) -> tuple[str, bool]:
         return "TLS handshake or certificate check failed", False
     if isinstance(exc, requests.exceptions.ProxyError):
         return "the proxy refused or dropped the connection", False
-    if _cause(exc, DecodeError):
+    if _cause(exc, errors.DecodeError):
         return "the answer's compressed body could not be decoded", False
-    if isinstance(exc, requests.exceptions.InvalidHeader) or _cause(exc, InvalidHeader):
+    if isinstance(exc, requests.exceptions.InvalidHeader) or _cause(exc, errors.InvalidHeader):
         return "the answer's headers were invalid", False
-    if isinstance(exc, requests.ConnectionError) and _cause(exc, NewConnectionError):
+    if isinstance(exc, requests.ConnectionError) and _cause(exc, errors.NewConnectionError):
         return "the connection could not be opened (refused or unreachable)", True
-    if isinstance(exc, (requests.ConnectionError, ProtocolError)):
+    if isinstance(exc, (requests.ConnectionError, errors.ProtocolError)):
         return "the connection was dropped before an answer came", False
     return type(exc).__name__, False
 
 
 def _path_of(url: str) -> str:
     return urlsplit(url).path or "/"
-
-
-def _read_body(response: requests.Response, deadline: float, what: str) -> bytes:
-    """The whole body of a streamed answer, decompressed, within bounds of size and time.
-
-    More than MAX_ANSWER_BYTES, as sent or decompressed (a gzip bomb), is
-    refused. The socket's timeout is set to the time left before each read,
-    one socket read at a time, so a server that drips a byte a second ends in
-    a read timeout at the deadline, without signals, on every platform. A
-    failed answer's connection is closed: it is mid-answer, never to be reused.
-    """
-    raw = response.raw
-    read = getattr(raw, "read1", raw.read)  # read1 (urllib3 2.3+): at most one socket read
-    sock = getattr(getattr(raw, "connection", None), "sock", None)
-    body = bytearray()
-    try:
-        if (getattr(raw, "length_remaining", None) or 0) > MAX_ANSWER_BYTES:  # Content-Length
-            raise _too_large(what)
-        while chunk := _read_chunk(read, sock, deadline):
-            body += chunk
-            if len(body) > MAX_ANSWER_BYTES or raw.tell() > MAX_ANSWER_BYTES:
-                raise _too_large(what)
-    except BaseException:
-        response.close()
-        raise
-    return bytes(body)
-
-
-def _read_chunk(read: Any, sock: socket.socket | None, deadline: float) -> bytes:
-    """One read of at most READ_CHUNK decoded bytes, or a read timeout at the deadline."""
-    left = deadline - time.monotonic()
-    if left <= 0:
-        raise requests.ReadTimeout("the answer did not end in time")
-    if sock is not None:
-        sock.settimeout(left)
-    return read(READ_CHUNK, decode_content=True) or b""
 
 
 def _too_large(what: str) -> AuraError:
@@ -974,21 +911,27 @@ def _too_large(what: str) -> AuraError:
     )
 
 
-def _redirect_target(response: requests.Response, what: str, create_call: bool) -> str:
+def _redirect_target(answer: _Answer, what: str, create_call: bool) -> str:
     """Where a redirect leads, if it may be followed; else an AuraError saying why not.
 
     Only within the API's scheme, host and port: the request carries the
-    token or the client secret. Never for the create call, which must not be
-    sent twice: its AuraError has no status, so the caller checks what exists.
+    token or the client secret. Origins are compared as urllib3, which
+    connects, reads them, and a Location that parsers may read differently
+    (a backslash, user info, white space, a control character) is refused.
+    Never for the create call, which must not be sent twice: its AuraError
+    has no status, so the caller checks what exists.
     """
     if create_call:
         raise AuraError(
-            f"{what} answered HTTP {response.status_code}, a redirect, which the create call "
+            f"{what} answered HTTP {answer.status_code}, a redirect, which the create call "
             "never follows"
         )
+    location = answer.headers["Location"]
     try:
-        target = urljoin(response.url, response.headers["Location"])
-        source, destination = _origin(response.url), _origin(target)
+        if _AMBIGUOUS_URL.search(location):
+            raise ValueError(location)
+        target = urljoin(answer.url, location)
+        source, destination = _origin(answer.url), _origin(target)
     except ValueError:
         raise AuraError(f"{what} was redirected to an invalid URL; not followed") from None
     if destination == source:
@@ -1002,18 +945,236 @@ def _redirect_target(response: requests.Response, what: str, create_call: bool) 
     )
 
 
+# What no URL this script follows or probes may hold: parsers disagree on a backslash
+# (urllib3 and urllib.parse split `http://a:1\@b:2/` differently), and user info,
+# white space or a control character has no business in an API's or database's URL.
+_AMBIGUOUS_URL = re.compile(r"[\\@\s\x00-\x1f\x7f-\x9f]")
+
+
 def _origin(url: str) -> tuple[str, str, int]:
-    """Scheme, host and port of a URL; ValueError if it has none that make sense."""
-    parts = urlsplit(url)
-    port = parts.port or {"https": 443, "http": 80}.get(parts.scheme)
-    if not parts.hostname or port is None:
+    """Scheme, host and port of a URL as urllib3 reads it to connect; ValueError if it
+    has none that make sense."""
+    if _AMBIGUOUS_URL.search(url):
         raise ValueError(url)
-    return parts.scheme, parts.hostname, port
+    parts = _http().parse_url(url)
+    scheme = (parts.scheme or "").lower()
+    port = parts.port or {"https": 443, "http": 80}.get(scheme)
+    if not parts.host or port is None:
+        raise ValueError(url)
+    return scheme, parts.host.lower(), port
 
 
-def _utf8(username: str, password: str) -> tuple[bytes, bytes]:
-    """Credentials for HTTP Basic auth, encoded as UTF-8 (requests would use latin-1)."""
-    return username.encode(), password.encode()
+@functools.cache
+def _http() -> SimpleNamespace:
+    """requests and urllib3, imported on first use, and what this script builds on them.
+
+    Importing requests takes about 0.2 s, most of a run that needs no
+    network (--help, a usage error), so nothing outside the transport names
+    them. What this script relies on beyond their public API is here too:
+    urllib3's Retry methods it overrides, the connection classes' _new_conn,
+    and the raw response's read1 (urllib3 2.3+).
+    """
+    import requests
+    import urllib3
+    from requests.adapters import HTTPAdapter
+    from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+    from urllib3.exceptions import InvalidHeader, MaxRetryError, ResponseError
+    from urllib3.util import parse_url
+    from urllib3.util.retry import Retry
+
+    class SafeRetry(Retry):
+        """urllib3's Retry, made safe for a call that creates billed instances.
+
+        A POST other than the token request is resent only when Aura provably did
+        not act on it: a 429, or a connection that never opened. After a read
+        timeout, a connection dropped once the request was sent, or a 5xx, Aura may
+        have created the instance, and a second POST could create a second one;
+        the caller finds out instead (see _create_without_duplicates).
+
+        Waits follow Retry-After when Aura sends it, otherwise exponential backoff
+        with full jitter; either way never shorter than the API's rate limit of
+        125 requests a minute allows, never past RETRY_BUDGET seconds in all,
+        and never past the transport's limits. A certificate that fails
+        verification, or a host name that does not exist, is not resent at
+        all: waiting cannot cure it.
+        """
+
+        deadline: float | None = None  # RETRY_BUDGET after the first retry of a request
+        transport: _Transport | None = None  # whose limits apply, and whose attempts these are
+        wait = 0.0  # seconds before the next attempt: chosen, and logged, by increment()
+
+        def new(self, **kwargs: Any) -> SafeRetry:
+            retry = super().new(**kwargs)
+            retry.deadline = self.deadline or time.monotonic() + RETRY_BUDGET
+            retry.transport = self.transport
+            return retry
+
+        def limit(self) -> float | None:
+            return self.transport.until() if self.transport else None
+
+        def get_backoff_time(self) -> float:
+            attempts = len(self.history)
+            if attempts == 0:
+                return 0.0
+            ceiling = min(BACKOFF_MAX, BACKOFF_BASE * 2**attempts)
+            return max(MIN_REQUEST_INTERVAL, random.uniform(0, ceiling))
+
+        def get_retry_after(self, response: Any) -> float | None:
+            try:
+                seconds = super().get_retry_after(response)
+            except InvalidHeader:  # neither whole seconds nor an HTTP date: back off instead
+                return None
+            return None if seconds is None else max(seconds, MIN_REQUEST_INTERVAL)
+
+        def sleep(self, response: Any = None) -> None:
+            # urllib3 would draw a new random backoff here; wait what was logged.
+            if self.limit() is None:
+                time.sleep(self.wait)
+            elif not _nap(self.wait, self.limit):  # a signal brought the limit forward
+                raise MaxRetryError(None, "", ResponseError("out of time"))  # type: ignore[arg-type]
+            if self.transport:
+                self.transport.resend_begins()
+
+        def increment(
+            self,
+            method: str | None = None,
+            url: str | None = None,
+            response: Any = None,
+            error: Exception | None = None,
+            _pool: Any = None,
+            _stacktrace: Any = None,
+        ) -> SafeRetry:
+            if error is not None and _is_permanent(error):
+                raise MaxRetryError(_pool, url or "", error)  # type: ignore[arg-type]
+            not_acted_on = (response is not None and response.status == 429) or (
+                error is not None and self._is_connection_error(error)
+            )
+            if _may_create(method or "", url or "") and not not_acted_on:
+                if error is not None:
+                    raise error.with_traceback(_stacktrace)
+                raise MaxRetryError(_pool, url or "", ResponseError("not resent"))  # type: ignore[arg-type]
+            retry = super().increment(method, url, response, error, _pool, _stacktrace)
+            wait = retry.get_retry_after(response) if response is not None else None
+            wait = wait if wait is not None else retry.get_backoff_time()
+            assert retry.deadline is not None
+            if time.monotonic() + wait > min(retry.deadline, self.limit() or retry.deadline):
+                spent = error or ResponseError("retry budget spent")
+                raise MaxRetryError(_pool, url or "", spent)  # type: ignore[arg-type]
+            problem = f"HTTP {response.status}" if response is not None else type(error).__name__
+            log.info("%s %s: %s; retrying in %.1f s", method, _path_of(url or ""), problem, wait)
+            retry.wait = wait
+            if response is not None:
+                # urllib3 would read this answer to its end before resending, however
+                # large or slow it is; closing its connection bounds memory and time.
+                response.close()
+            return retry
+
+    class Session(requests.Session):
+        """A Session that leaves redirects to its caller.
+
+        Even with allow_redirects=False, requests reads a redirect's whole body,
+        however large, and parses its Location, crashing on a malformed one, to
+        offer response.next. Here it sees no redirect, so it does neither.
+        """
+
+        def get_redirect_target(self, resp: requests.Response) -> None:
+            return None
+
+    class CuttableConnection:
+        """Mixed into urllib3's connections: each keeps a duplicate of its socket, so
+        that the watcher thread can shut the connection down (shutdown() wakes a read
+        blocked in another thread; close() would not). A duplicate, because the TLS
+        handshake detaches the plain socket it wraps; made before that handshake, so
+        a handshake that stalls is cut off too.
+        """
+
+        sockets: set[socket.socket]  # the duplicates of one transport's connections
+        _twin: socket.socket | None = None
+
+        def _new_conn(self) -> socket.socket:
+            self._forget_twin()
+            sock: socket.socket = super()._new_conn()  # type: ignore[misc]
+            self._twin = sock.dup()
+            self.sockets.add(self._twin)
+            return sock
+
+        def close(self) -> None:
+            try:
+                super().close()  # type: ignore[misc]
+            finally:
+                self._forget_twin()
+
+        def _forget_twin(self) -> None:
+            if self._twin is not None:
+                self.sockets.discard(self._twin)
+                self._twin.close()
+                self._twin = None
+
+    def new_session(transport: _Transport) -> tuple[requests.Session, HTTPAdapter]:
+        """One Session, with one connection pool and one SafeRetry, for every API
+        request of `transport`; and an adapter that resends nothing, for the
+        database probe (mounted for its origin: its next probe is its resend)."""
+        pools: dict[str, type[HTTPConnectionPool]] = {}
+        for scheme, pool in (("http", HTTPConnectionPool), ("https", HTTPSConnectionPool)):
+            base = pool.ConnectionCls
+            attributes = {"sockets": transport._sockets}
+            connection = type(base.__name__, (CuttableConnection, base), attributes)
+            pools[scheme] = type(pool.__name__, (pool,), {"ConnectionCls": connection})
+
+        def adapter(retry: Retry | int) -> HTTPAdapter:
+            adapter = HTTPAdapter(max_retries=retry)
+            adapter.poolmanager.pool_classes_by_scheme = pools
+            return adapter
+
+        retry = SafeRetry(
+            total=RETRIES,
+            allowed_methods=frozenset({"GET", "POST", "DELETE"}),  # DELETE is idempotent
+            status_forcelist=RETRY_STATUSES,
+            raise_on_status=False,
+        )
+        retry.transport = transport
+        session = Session()
+        session.headers["User-Agent"] = f"{USER_AGENT} {requests.utils.default_user_agent()}"
+        for prefix in ("https://", "http://"):
+            session.mount(prefix, adapter(retry))
+        return session, adapter(0)
+
+    def read_body(response: requests.Response, what: str) -> bytes:
+        """The whole body of a streamed answer, decompressed, within MAX_ANSWER_BYTES.
+
+        More than that, as sent or decompressed (a gzip bomb), is refused. The
+        time is the transport's: its watcher cuts the attempt off. A failed
+        answer's connection is closed: it is mid-answer, never to be reused.
+        """
+        raw = response.raw
+        read = getattr(raw, "read1", raw.read)  # read1 (urllib3 2.3+): at most one socket read
+        body = bytearray()
+        try:
+            if (getattr(raw, "length_remaining", None) or 0) > MAX_ANSWER_BYTES:
+                raise _too_large(what)
+            while chunk := read(READ_CHUNK, decode_content=True):
+                body += chunk
+                if len(body) > MAX_ANSWER_BYTES or raw.tell() > MAX_ANSWER_BYTES:
+                    raise _too_large(what)
+        except BaseException:
+            response.close()
+            raise
+        return bytes(body)
+
+    def host_of(url: str) -> str:
+        try:
+            return parse_url(url).host or ""
+        except ValueError:
+            return ""
+
+    return SimpleNamespace(
+        requests=requests,
+        urllib3=urllib3,
+        parse_url=parse_url,
+        new_session=new_session,
+        read_body=read_body,
+        host_of=host_of,
+    )
 
 
 # The blog post's functions, for programs that import this file: the methods
@@ -1978,7 +2139,7 @@ def _create_without_duplicates(
     try:
         return client.create_instance(token, spec)
     except AuraError as failure:
-        if client.stopping():  # a signal's deadline cut it off: no time to look
+        if client.transport.stopping():  # a signal's deadline cut it off: no time to look
             raise _CreateUnanswered(str(failure)) from None
         if failure.unsent or (failure.status is not None and failure.status < 500):
             raise
@@ -2516,7 +2677,9 @@ def _wait(
             instance_id,
         )
     else:
-        _wait_until_queryable(instance_id, instance, settings.query_timeout, result, created_at)
+        _wait_until_queryable(
+            instance_id, instance, client, settings.query_timeout, result, created_at
+        )
 
 
 class _Progress:
@@ -2555,47 +2718,41 @@ def _wait_until_running(
     started = time.monotonic()
     deadline = started + timeout
     progress = _Progress()
-    try:
-        while True:
-            poll_at = time.monotonic()
-            try:
-                with client.deadline(deadline):
-                    status = client.get_instance(token, instance_id).get("status")
-            except AuraError as exc:
-                if exc.status == 404:
-                    raise AuraError(
-                        f"instance {instance_id} is gone (HTTP 404) while waiting for it",
-                        exit_code=EXIT_NOT_READY,
-                    ) from None
-                if exc.exit_code == EXIT_AUTH:
-                    raise
-                log.warning("warning: %s; still waiting", exc)
-            else:
-                if not isinstance(status, str):
-                    raise AuraError(
-                        f"GET /v1/instances/{instance_id} answered without a text status"
-                    )
-                result["status"] = status
-                progress.show(status, poll_at - started)
-                if result["status"] == "running":
-                    return
-                if result["status"] in HOPELESS_STATUSES:
-                    raise AuraError(
-                        f"instance {instance_id} is {result['status']!r}, so it will not "
-                        "become running",
-                        exit_code=EXIT_NOT_READY,
-                    )
-            next_poll = poll_at + WAIT_INTERVAL
-            if next_poll > deadline:
-                # No early last poll: that would break the spacing of the polls.
-                time.sleep(max(0.0, deadline - time.monotonic()))
+
+    def running() -> bool | None:
+        polled_at = time.monotonic()
+        try:
+            with client.transport.deadline(deadline):
+                status = client.get_instance(token, instance_id).get("status")
+        except AuraError as exc:
+            if exc.status == 404:
                 raise AuraError(
-                    f"instance {instance_id} is still {result.get('status', 'unknown')!r} "
-                    f"after {timeout:g} s of waiting; it may still become ready (see the "
-                    "Aura console)",
+                    f"instance {instance_id} is gone (HTTP 404) while waiting for it",
                     exit_code=EXIT_NOT_READY,
-                )
-            time.sleep(max(0.0, next_poll - time.monotonic()))
+                ) from None
+            if exc.exit_code == EXIT_AUTH:
+                raise
+            log.warning("warning: %s; still waiting", exc)
+            return None
+        if not isinstance(status, str):
+            raise AuraError(f"GET /v1/instances/{instance_id} answered without a text status")
+        result["status"] = status
+        progress.show(status, polled_at - started)
+        if status in HOPELESS_STATUSES:
+            raise AuraError(
+                f"instance {instance_id} is {status!r}, so it will not become running",
+                exit_code=EXIT_NOT_READY,
+            )
+        return True if status == "running" else None
+
+    try:
+        if not _poll(running, WAIT_INTERVAL, lambda: deadline):
+            raise AuraError(
+                f"instance {instance_id} is still {result.get('status', 'unknown')!r} "
+                f"after {timeout:g} s of waiting; it may still become ready (see the "
+                "Aura console)",
+                exit_code=EXIT_NOT_READY,
+            )
     except KeyboardInterrupt:
         log.warning("Stopped waiting for instance %s.", instance_id)
         raise
@@ -2603,28 +2760,67 @@ def _wait_until_running(
         progress.close()
 
 
+_T = TypeVar("_T")
+
+
+def _poll(
+    check: Callable[[], _T | None],
+    every: float,
+    until: Callable[[], float] = lambda: math.inf,
+    pause: Callable[[float], Any] = time.sleep,
+    *,
+    last_at_until: bool = False,
+) -> _T | None:
+    """Call check() every `every` seconds, start to start, until it returns something
+    other than None, and return that; None once the time is up.
+
+    Each caller's check() says what it polls for, what counts as transient
+    (it returns None) and what ends the polling (it raises), and shows its
+    own progress. until() is read again after every pause, as a signal can
+    bring it forward. When the next call would start after it, polling ends
+    at until(), not earlier, with one last call there if `last_at_until`
+    (a server with no rate limit), else none (that would break the spacing).
+    """
+    while True:
+        started = time.monotonic()
+        found = check()
+        if found is not None:
+            return found
+        next_at = started + every
+        if next_at > until():
+            pause(max(0.0, until() - time.monotonic()))
+            return check() if last_at_until else None
+        pause(max(0.0, next_at - time.monotonic()))
+        if time.monotonic() >= until():
+            return None
+
+
 def _query_api_url(connection_url: str) -> str | None:
     """The new database's Query API endpoint, on the host of its connection URL.
 
     Aura serves it over HTTPS on port 443 of that host. Plain http (and the
-    URL's port) only for a loopback host, which is what the tests use. None
-    if the URL names no host (or cannot be parsed, as "neo4j+s://[::1").
+    URL's port) only for a loopback host, which is what the tests use. The
+    URL is rebuilt from the host and port alone, as urllib3 reads them to
+    connect. None if the URL names no host, or holds what parsers may read
+    differently (a backslash, user info, white space, a control character).
     """
+    if _AMBIGUOUS_URL.search(connection_url):
+        return None
     try:
-        parts = urlsplit(connection_url)
-        host = parts.hostname
+        parts = _http().parse_url(connection_url)
     except ValueError:
         return None
-    if not host:
+    if not parts.scheme or not parts.host:  # "YOUR_CONNECTION_URL" has neither
         return None
-    if _is_loopback(host):
-        return f"http://{parts.netloc}/db/neo4j/query/v2"
-    return f"https://{f'[{host}]' if ':' in host else host}/db/neo4j/query/v2"
+    if _is_loopback(parts.host.strip("[]")):
+        return f"http://{parts.host}:{parts.port or 80}/db/neo4j/query/v2"
+    return f"https://{parts.host}:443/db/neo4j/query/v2"
 
 
 def _wait_until_queryable(
     instance_id: str,
     instance: dict[str, Any],
+    client: AuraClient,
     timeout: float,
     result: dict[str, Any],
     created_at: float,
@@ -2644,53 +2840,39 @@ def _wait_until_queryable(
     if url is None:
         log.warning("warning: no connection URL to probe; the instance is running")
         return
+    auth = _utf8(str(instance.get("username")), str(instance.get("password")))
     deadline = time.monotonic() + timeout
     last_problem = "no answer yet"
-    with _Session() as session:
-        session.headers["User-Agent"] = USER_AGENT
-        while True:
-            attempt_at = time.monotonic()
-            try:
-                # Streamed and closed unread: only the status counts, and a body
-                # of any size must not be read into memory.
-                with session.post(
-                    url,
-                    json={"statement": "RETURN 1"},
-                    auth=_utf8(str(instance.get("username")), str(instance.get("password"))),
-                    headers={"Accept": "application/json"},
-                    timeout=(
-                        QUERY_CONNECT_TIMEOUT,
-                        max(0.1, min(QUERY_READ_TIMEOUT, deadline - attempt_at)),
-                    ),
-                    allow_redirects=False,
-                    stream=True,
-                ) as response:
-                    status = response.status_code
-                if 200 <= status < 300:  # not .ok: a 3xx is no answer
-                    result["queryable_after_s"] = round(time.monotonic() - created_at, 1)
-                    log.info(
-                        "Instance %s answered a query %.1f s after the create call (it "
-                        "reported running after %.1f s): ready to use.",
-                        instance_id,
-                        result["queryable_after_s"],
-                        result["running_after_s"],
-                    )
-                    return
-                last_problem = f"HTTP {status}"
-            except requests.RequestException as exc:
-                last_problem = _network_problem(exc, urlsplit(url).hostname or "")[0]
-            now = time.monotonic()
-            if now >= deadline:
-                log.warning(
-                    "warning: instance %s is running but did not answer a query from here "
-                    "within %g s (last: %s); a proxy or an IP filter may be in the way",
-                    instance_id,
-                    timeout,
-                    last_problem,
-                )
-                return
-            # The last probe goes out at the deadline: this server has no rate limit.
-            time.sleep(max(0.0, min(attempt_at + QUERY_PROBE_INTERVAL, deadline) - now))
+
+    def answered() -> bool | None:
+        nonlocal last_problem
+        try:
+            status = client.transport.probe(
+                url, auth, max(0.1, min(QUERY_READ_TIMEOUT, deadline - time.monotonic()))
+            )
+        except AuraError as exc:
+            last_problem = str(exc).rpartition(" failed: ")[2]
+            return None
+        last_problem = f"HTTP {status}"
+        return True if 200 <= status < 300 else None  # not < 400: a 3xx is no answer
+
+    if _poll(answered, QUERY_PROBE_INTERVAL, lambda: deadline, last_at_until=True):
+        result["queryable_after_s"] = round(time.monotonic() - created_at, 1)
+        log.info(
+            "Instance %s answered a query %.1f s after the create call (it "
+            "reported running after %.1f s): ready to use.",
+            instance_id,
+            result["queryable_after_s"],
+            result["running_after_s"],
+        )
+        return
+    log.warning(
+        "warning: instance %s is running but did not answer a query from here "
+        "within %g s (last: %s); a proxy or an IP filter may be in the way",
+        instance_id,
+        timeout,
+        last_problem,
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -2789,17 +2971,18 @@ def _delete(
     DELETE_BUSY_TIMEOUT seconds, or until the run must stop after a signal.
     One line says when that starts, one when it ends.
     """
-    busy_since: float | None = None
-    while True:
+    transport = client.transport
+    busy: list[AuraError] = []  # the first 409, once there is one
+    busy_until = time.monotonic() + DELETE_BUSY_TIMEOUT
+
+    def deleted() -> bool | None:
         try:
             _delete_once(client, token, instance_id, unknown_is_error=unknown_is_error)
-            break
         except AuraError as refusal:
             if refusal.status != 409:
                 raise
-            now = time.monotonic()
-            if busy_since is None:
-                busy_since = now
+            if not busy:
+                busy.append(refusal)
                 log.warning(
                     "Aura is still busy with instance %s (HTTP 409: %s); asking again every "
                     "%g s %s",
@@ -2807,21 +2990,27 @@ def _delete(
                     refusal.detail,
                     DELETE_BUSY_INTERVAL,
                     "until the run must stop"
-                    if client.stop_at
+                    if transport.stop_at
                     else f"for up to {DELETE_BUSY_TIMEOUT:g} s",
                 )
-            out_of_time = now + DELETE_BUSY_INTERVAL > busy_since + DELETE_BUSY_TIMEOUT
-            if out_of_time or (client.pause(DELETE_BUSY_INTERVAL), client.stopping())[1]:
-                raise AuraError(
-                    f"Aura was still busy with it after {time.monotonic() - busy_since:.0f} s: "
-                    f"HTTP 409, {refusal.detail}",
-                    status=409,
-                ) from None
-    if busy_since is not None:
+            return None
+        return True
+
+    def until() -> float:
+        return min(busy_until, transport.stop_at or math.inf)
+
+    started = time.monotonic()
+    if not _poll(deleted, DELETE_BUSY_INTERVAL, until, transport.pause):
+        raise AuraError(
+            f"Aura was still busy with it after {time.monotonic() - started:.0f} s: "
+            f"HTTP 409, {busy[0].detail}",
+            status=409,
+        )
+    if busy:
         log.info(
             "Aura took the DELETE of instance %s after %.0f s of HTTP 409.",
             instance_id,
-            time.monotonic() - busy_since,
+            time.monotonic() - started,
         )
 
 
@@ -2940,7 +3129,7 @@ def _sweep(
     """
     import fnmatch
 
-    client.pace = MIN_REQUEST_INTERVAL  # a sweep can send many requests: keep to the rate limit
+    client.transport.pace = MIN_REQUEST_INTERVAL  # a sweep sends many requests: keep to the limit
     now = datetime.datetime.now(datetime.timezone.utc)
     chosen: list[dict[str, Any]] = []
     skipped = 0
@@ -2986,43 +3175,44 @@ def _delete_in_rounds(
     DELETE_BUSY_INTERVAL, for `timeout` seconds in all. The ids deleted are printed,
     however this ends; returns how many instances were left."""
     deleted: list[str] = []
-    pending, failed = instances, 0
-    until = time.monotonic() + timeout
+    pending, failed = list(instances), 0
     busy_said: set[str] = set()
-    try:
-        while pending:
-            busy = []
-            for instance in pending:
-                instance_id, name = instance["id"], instance["name"]
-                try:
-                    _delete_once(client, token, instance_id, name=name)
-                except AuraError as failure:
-                    if failure.exit_code == EXIT_AUTH:
-                        raise
-                    if failure.status == 409:
-                        if instance_id not in busy_said:
-                            busy_said.add(instance_id)
-                            log.warning(
-                                "Instance %s (%r) is busy (HTTP 409: %s); asking again every "
-                                "%g s, within --wait-timeout",
-                                instance_id,
-                                name,
-                                failure.detail,
-                                DELETE_BUSY_INTERVAL,
-                            )
-                        busy.append(instance)
-                        continue
+
+    def round_over_pending() -> bool | None:
+        nonlocal pending, failed
+        busy = []
+        for instance in pending:
+            instance_id, name = instance["id"], instance["name"]
+            try:
+                _delete_once(client, token, instance_id, name=name)
+            except AuraError as failure:
+                if failure.exit_code == EXIT_AUTH:
+                    raise
+                if failure.status != 409:
                     log.error(
                         "error: instance %s (%r) was not deleted: %s", instance_id, name, failure
                     )
                     failed += 1
-                    continue
-                deleted.append(instance_id)
-            pending = busy
-            if pending and time.monotonic() + DELETE_BUSY_INTERVAL > until:
-                break
-            if pending:
-                client.pause(DELETE_BUSY_INTERVAL)
+                elif instance_id not in busy_said:
+                    busy_said.add(instance_id)
+                    log.warning(
+                        "Instance %s (%r) is busy (HTTP 409: %s); asking again every %g s, "
+                        "within --wait-timeout",
+                        instance_id,
+                        name,
+                        failure.detail,
+                        DELETE_BUSY_INTERVAL,
+                    )
+                if failure.status == 409:
+                    busy.append(instance)
+                continue
+            deleted.append(instance_id)
+        pending = busy
+        return None if pending else True
+
+    until = time.monotonic() + timeout
+    try:
+        _poll(round_over_pending, DELETE_BUSY_INTERVAL, lambda: until, client.transport.pause)
     finally:
         output.show_ids(deleted)
     for instance in pending:
@@ -3112,7 +3302,9 @@ def _wait_for_child(child: subprocess.Popen[bytes], signals: _Signals, own_group
     kill_at: float | None = None
     killed = False
     code: int | None = None
-    while True:
+
+    def ended() -> int | None:
+        nonlocal code, kill_at, killed
         if code is None:
             code = child.poll()
         received = signals.received[before:]
@@ -3126,7 +3318,11 @@ def _wait_for_child(child: subprocess.Popen[bytes], signals: _Signals, own_group
             if not killed and (now >= kill_at or len(received) > 1):
                 _kill(child, own_group)
                 killed = True
-        time.sleep(0.05)
+        return None
+
+    code = _poll(ended, 0.05)
+    assert code is not None  # no time limit: only ended() ends it
+    return code
 
 
 def _group_alive(child: subprocess.Popen[bytes], own_group: bool) -> bool:
@@ -3216,7 +3412,6 @@ class _Signals:
 
     def bound(self, client: AuraClient) -> None:
         self._client = client
-        client.watch_for_stop()
 
     @property
     def first(self) -> int:
@@ -3249,7 +3444,7 @@ class _Signals:
         if self._client is not None:
             limit = SIGNAL_EXIT_TIMEOUT if first else SECOND_SIGNAL_TIMEOUT
             # Half a second, at most, is kept for the way out: one line, a file, exit.
-            self._client.stop_by(now + limit - min(0.5, limit / 2))
+            self._client.transport.stop_by(now + limit - min(0.5, limit / 2))
         if self.pass_on is not None:
             self.pass_on(signum)
         if not self._held:
