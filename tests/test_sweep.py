@@ -610,8 +610,11 @@ def test_a_creating_instance_is_asked_again_until_it_runs_then_deleted(fake, run
     refused = [r for r in tries if r.at < started]
     assert len(refused) >= 3, "the DELETE should have been refused with 409 a few times"
     assert len(tries) == len(refused) + 1  # and then accepted once
-    confirmations = [r for r in fake.sent("GET", INSTANCE) if r.path == tries[-1].path]
-    assert len(confirmations) == 1 and confirmations[0].at > tries[-1].at
+    # A GET may follow each 409 (is it being deleted already?); one confirms the delete.
+    confirmations = [
+        r for r in fake.sent("GET", INSTANCE) if r.path == tries[-1].path and r.at > tries[-1].at
+    ]
+    assert len(confirmations) == 1
     assert len(busy_lines(result, creating)) == 1, result.stderr  # not one per attempt
     assert len(result.stderr.splitlines()) < len(refused), result.stderr
     assert error_lines(result) == []
@@ -668,6 +671,38 @@ def test_requests_are_paced_at_least_min_request_interval_apart(fake, run, monke
         if b.at - a.at < interval - 0.01
     ]
     assert short == [], short
+
+
+@pytest.mark.parametrize("refusal", ["404", "409"])
+def test_an_instance_already_being_deleted_counts_as_deleted(fake, run, tmp_path, refusal):
+    # An earlier run (the wrapper step) deleted it; the listing still shows it, destroying.
+    instance_id = fake.add_instance("ci-1", created_at=day(1))
+    instance = fake.instances[instance_id]
+    instance.deleted_at = time.monotonic()
+    instance.gone_at = instance.deleted_at + 60
+    path = credentials_file(tmp_path, instance_id, instance_id, "2026-01-01")
+    if refusal == "409":  # the fake's own answer to a second DELETE is Aura's usual 404
+        busy = "The database is current undergoing an operation: destroying"
+        fake.on(
+            "DELETE",
+            INSTANCE,
+            Fault(
+                status=409,
+                body={"errors": [{"message": busy, "reason": "ongoing-database-operation"}]},
+            ),
+        )
+
+    result = run("--sweep", "ci-*", "--wait-timeout", "30")
+
+    assert result.returncode == 0, result.stderr
+    assert_clean(fake, result)
+    assert result.stdout == lines(instance_id)
+    assert calls(fake)[:4] == [*FIRST_REQUESTS, ("DELETE", f"/v1/instances/{instance_id}")]
+    assert calls(fake)[4:] in (
+        [("GET", f"/v1/instances/{instance_id}")],  # 404: the GET confirms
+        [("GET", f"/v1/instances/{instance_id}")] * 2,  # 409: a GET looks, then one confirms
+    )
+    assert not path.exists()
 
 
 # ---------------------------------------------------------------------------
