@@ -10,6 +10,9 @@ DELETE /v1/instances/{id} answers 202 with the instance "destroying" once,
 then 404 db-not-found (also to a repeat); the instance shows "destroying" for
 `delete_after` seconds, then is gone. While it is creating (any status in
 `delete_busy_statuses`) a DELETE answers 409 ongoing-database-operation.
+Every instance carries `created_at` ("%Y-%m-%dT%H:%M:%SZ", UTC, set by the fake
+when it is created, as Aura sets it); `add_instance(name, created_at=...)` gives
+a test's instance any other.
 
 Tests script faults per endpoint and per call number with `FakeAura.on`, and
 assert on `FakeAura.requests` (every request received) and
@@ -377,8 +380,16 @@ class FakeAura:
             self._faults[(method, route)] = list(faults)
             self._calls[(method, route)] = 0
 
-    def add_instance(self, name: str, tenant_id: str | None = None, **data: Any) -> str:
-        """An instance that exists before the test starts; returns its id."""
+    def add_instance(
+        self, name: str, tenant_id: str | None = None, created_at: Any = None, **data: Any
+    ) -> str:
+        """An instance that exists before the test starts; returns its id.
+
+        `created_at` is what the API shows as its creation time (any value, so a
+        test can give one a client cannot read, such as "yesterday"); by default
+        now. It changes only what is shown: the instance's `timeline` still
+        starts now, so an instance "created" a day ago can still be creating.
+        """
         tenant_id = tenant_id or self.tenants[0]["id"]
         spec = {
             "name": name,
@@ -390,7 +401,7 @@ class FakeAura:
             "version": "5",
             **data,
         }
-        return self._create(spec)["id"]
+        return self._create(spec, created_at)["id"]
 
     def sent(self, method: str | None = None, route: str | None = None) -> list[Recorded]:
         """The requests received, optionally only those to one endpoint."""
@@ -415,8 +426,12 @@ class FakeAura:
     def _tenant(self, tenant_id: str) -> dict[str, Any] | None:
         return next((t for t in self.tenants if t["id"] == tenant_id), None)
 
-    def _create(self, spec: dict[str, Any]) -> dict[str, Any]:
+    def _create(self, spec: dict[str, Any], created_at: Any = None) -> dict[str, Any]:
+        """Create an instance from a request's spec (whose own created_at, if a client
+        sent one, is not read: Aura sets it), at `created_at` if given, else now."""
         instance_id = secrets.token_hex(4)
+        if created_at is None:
+            created_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         port = self._query.server_address[1]
         data = {
             "id": instance_id,
@@ -428,7 +443,7 @@ class FakeAura:
             "region": spec["region"],
             "type": spec["type"],
             "name": spec["name"],
-            "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "created_at": created_at,
         }
         for optional in ("vector_optimized", "graph_analytics_plugin"):
             if optional in spec:

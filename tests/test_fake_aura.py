@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import gzip
+import re
 import signal
 import socket
 import subprocess
@@ -168,6 +169,43 @@ def test_delete_while_creating_answers_409_ongoing_operation(fake):
         ]
     }
     assert fake.instances[instance_id].deleted_at is None
+
+
+def test_an_instance_added_with_created_at_shows_it_and_still_answers_409_while_creating(fake):
+    fake.running_after = 60
+    old = fake.add_instance("Old", created_at="2026-01-01T00:00:00Z")
+    odd = fake.add_instance("Odd", created_at="yesterday")
+
+    listed = api(fake, "GET", "/v1/instances", params={"tenantId": TENANT_ID}).json()["data"]
+    shown = api(fake, "GET", f"/v1/instances/{old}").json()["data"]
+    busy = api(fake, "DELETE", f"/v1/instances/{old}")
+
+    assert {i["id"]: i["created_at"] for i in listed} == {
+        old: "2026-01-01T00:00:00Z",
+        odd: "yesterday",
+    }
+    assert shown["created_at"] == "2026-01-01T00:00:00Z"
+    assert shown["status"] == "creating"  # the timeline starts when it was added
+    assert busy.status_code == 409
+    assert fake.instances[old].deleted_at is None
+
+
+def test_created_at_is_now_in_utc_with_a_z_and_a_client_cannot_set_it(fake):
+    before = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    added = fake.add_instance("Now")
+    created = api(
+        fake, "POST", "/v1/instances", json={**SPEC, "created_at": "2000-01-01T00:00:00Z"}
+    ).json()["data"]
+    after = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+    listed = api(fake, "GET", "/v1/instances").json()["data"]
+    for entry in listed:
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", entry["created_at"])
+        assert before <= entry["created_at"] <= after  # same format: text order is time order
+    assert {i["id"] for i in listed} == {added, created["id"]}
+    assert created["created_at"] == next(
+        i["created_at"] for i in listed if i["id"] == created["id"]
+    )
 
 
 def test_delete_of_an_unknown_instance_is_404(fake):
