@@ -43,17 +43,20 @@ import base64
 import contextlib
 import datetime
 import difflib
+import errno
 import ipaddress
 import json
 import logging
 import os
 import random
 import re
+import shutil
 import signal
 import socket
 import ssl
 import stat
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from types import MappingProxyType
@@ -62,6 +65,7 @@ from urllib.parse import quote, urljoin, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import (
     DecodeError,
     InvalidHeader,
@@ -112,6 +116,17 @@ QUERY_TIMEOUT = 120  # seconds after running to wait for the database to answer
 QUERY_PROBE_INTERVAL = 1  # seconds between RETURN 1 probes of the new database
 QUERY_CONNECT_TIMEOUT = 3
 QUERY_READ_TIMEOUT = 5
+DELETE_BUSY_TIMEOUT = 300  # seconds to keep asking while Aura is busy with the instance (409)
+DELETE_BUSY_INTERVAL = 2
+COMMAND_GRACE = 5  # seconds a signalled command has to stop before its processes are killed
+# -- COMMAND after a signal: the run is over within SIGNAL_EXIT_TIMEOUT seconds of the first
+# (GitHub kills a cancelled step 10 s after its SIGINT) and SECOND_SIGNAL_TIMEOUT of a second,
+# with the instance deleted or named. The same signal again within SIGNAL_REPEAT_WINDOW is
+# the same signal: a closed terminal sends SIGHUP twice.
+SIGNAL_EXIT_TIMEOUT = 9
+SECOND_SIGNAL_TIMEOUT = 1
+SIGNAL_REPEAT_WINDOW = 0.5
+MAX_OLDER_THAN = 365 * 86400  # --older-than: at most a year
 
 INSTANCE_TYPES = (
     "enterprise-db",
@@ -151,9 +166,7 @@ EXIT_FAILED = 1  # the API or the network failed
 EXIT_USAGE = 2  # usage or configuration error, found before or by the API
 EXIT_AUTH = 3  # authentication or permission refused
 EXIT_NOT_READY = 4  # --wait: the instance did not become ready
-EXIT_INTERRUPTED = 130  # Ctrl-C: 128 + SIGINT, as shells report it
-EXIT_TERMINATED = 143  # 128 + SIGTERM
-EXIT_NOT_DELETED = 5  # -- COMMAND: the command succeeded, but the instance was not deleted
+EXIT_NOT_DELETED = 5  # -- COMMAND succeeded but its instance, or --sweep a match, was not deleted
 EXIT_CANNOT_RUN = 127  # -- COMMAND: the command was not found or could not be started
 
 USER_AGENT = f"create_instance.py/{__version__} {requests.utils.default_user_agent()}"
@@ -245,13 +258,15 @@ class _Retry(Retry):
     exist, is not resent at all: waiting cannot cure it.
     """
 
-    deadline: float | None = None  # set at the first retry of a request
+    deadline: float | None = None  # RETRY_BUDGET after the first retry of a request
+    limit: Callable[[], float | None] = staticmethod(lambda: None)  # see AuraClient.until
     wait = 0.0  # seconds before the next attempt: chosen, and logged, by increment()
     resent_at: float | None = None  # when the attempt this Retry governs began
 
     def new(self, **kwargs: Any) -> _Retry:
         retry = super().new(**kwargs)
         retry.deadline = self.deadline or time.monotonic() + RETRY_BUDGET
+        retry.limit = self.limit
         return retry
 
     def get_backoff_time(self) -> float:
@@ -270,7 +285,10 @@ class _Retry(Retry):
 
     def sleep(self, response: Any = None) -> None:
         # urllib3 would draw a new random backoff here; wait what was logged.
-        time.sleep(self.wait)
+        if self.limit() is None:
+            time.sleep(self.wait)
+        elif not _nap(self.wait, self.limit):  # a signal brought the limit forward
+            raise MaxRetryError(None, "", ResponseError("out of time"))  # type: ignore[arg-type]
         self.resent_at = time.monotonic()  # AuraClient times the answer from here
 
     def increment(
@@ -295,7 +313,7 @@ class _Retry(Retry):
         wait = retry.get_retry_after(response) if response is not None else None
         wait = wait if wait is not None else retry.get_backoff_time()
         assert retry.deadline is not None
-        if time.monotonic() + wait > retry.deadline:
+        if time.monotonic() + wait > min(retry.deadline, self.limit() or retry.deadline):
             raise MaxRetryError(_pool, url or "", error or ResponseError("retry budget spent"))  # type: ignore[arg-type]
         problem = f"HTTP {response.status}" if response is not None else type(error).__name__
         log.info("%s %s: %s; retrying in %.1f s", method, _path_of(url or ""), problem, wait)
@@ -354,7 +372,49 @@ class _Session(requests.Session):
         return None
 
 
-def _new_session() -> requests.Session:
+class _CuttableConnection:
+    """Mixed into urllib3's connections: each keeps a duplicate of its socket, so that
+    another thread can shut the connection down. shutdown() wakes a read blocked in
+    this thread; close() would not. The duplicate, not the socket itself, because
+    the TLS handshake detaches the plain socket it wraps.
+    """
+
+    sockets: set[socket.socket]  # the duplicates of one client's open connections
+    _twin: socket.socket | None = None
+
+    def _new_conn(self) -> socket.socket:
+        self._forget_twin()
+        sock: socket.socket = super()._new_conn()  # type: ignore[misc]
+        self._twin = sock.dup()
+        self.sockets.add(self._twin)
+        return sock
+
+    def close(self) -> None:
+        try:
+            super().close()  # type: ignore[misc]
+        finally:
+            self._forget_twin()
+
+    def _forget_twin(self) -> None:
+        if self._twin is not None:
+            self.sockets.discard(self._twin)
+            self._twin.close()
+            self._twin = None
+
+
+def _cuttable_pools(sockets: set[socket.socket]) -> dict[str, type[HTTPConnectionPool]]:
+    """urllib3 pool classes for a PoolManager, whose connections register in `sockets`."""
+    pools: dict[str, type[HTTPConnectionPool]] = {}
+    for scheme, pool in (("http", HTTPConnectionPool), ("https", HTTPSConnectionPool)):
+        base = pool.ConnectionCls
+        connection = type(base.__name__, (_CuttableConnection, base), {"sockets": sockets})
+        pools[scheme] = type(pool.__name__, (pool,), {"ConnectionCls": connection})
+    return pools
+
+
+def _new_session(
+    sockets: set[socket.socket], limit: Callable[[], float | None]
+) -> requests.Session:
     """A Session whose one connection pool and one Retry serve every API request."""
     session = _Session()
     session.headers["User-Agent"] = USER_AGENT
@@ -364,11 +424,25 @@ def _new_session() -> requests.Session:
         status_forcelist=RETRY_STATUSES,
         raise_on_status=False,
     )
+    retry.limit = limit
     adapter = HTTPAdapter(max_retries=retry)
+    adapter.poolmanager.pool_classes_by_scheme = _cuttable_pools(sockets)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     session.hooks["response"].append(_log_response)
     return session
+
+
+def _nap(seconds: float, limit: Callable[[], float | None]) -> bool:
+    """Sleep `seconds`, but not past limit(), which a signal may bring forward
+    meanwhile; whether the whole time was slept."""
+    end = time.monotonic() + seconds
+    while True:
+        stop = min(end, limit() or end)
+        left = stop - time.monotonic()
+        if left <= 0:
+            return stop == end
+        time.sleep(min(left, 0.1))
 
 
 class AuraClient:
@@ -386,22 +460,60 @@ class AuraClient:
         self.base_url = base_url
         self.timeout = timeout
         self.secrets = secrets or Secrets()  # what it sends and receives, to keep out of output
-        self.session = _new_session()
+        self._sockets: set[socket.socket] = set()  # see _CuttableConnection
+        self.session = _new_session(self._sockets, self.until)
         self.token: str | None = None  # the newest token of the run
+        self.pace = 0.0  # seconds between requests at least (a sweep's many requests)
+        self.stop_at: float | None = None  # see stop_by()
         self._credentials: tuple[str, str] | None = None
         self._superseded: set[str] = set()  # tokens replaced by a renewal
         self._until: float | None = None  # see deadline()
+        self._last_sent = 0.0
+        self._cutter: threading.Timer | None = None
 
     @contextlib.contextmanager
     def deadline(self, at: float) -> Iterator[None]:
         """Within the block no request outlives `at` (a monotonic time): neither
         an attempt's answer nor its resends. --wait-timeout is a hard limit."""
-        retry = self.session.get_adapter(self.base_url).max_retries
-        self._until = retry.deadline = at  # _Retry.new() hands it to each resend
+        self._until = at
         try:
             yield
         finally:
-            self._until = retry.deadline = None
+            self._until = None
+
+    def until(self) -> float | None:
+        """The moment no request may outlive now, if there is one (see _Retry.limit)."""
+        limits = [at for at in (self._until, self.stop_at) if at is not None]
+        return min(limits) if limits else None
+
+    def stop_by(self, at: float) -> None:
+        """After a signal: nothing this client sends outlives `at` (a monotonic time).
+
+        A request still under way then is cut off: a timer thread shuts its
+        connection down, so the blocked read ends and the request fails as a
+        dropped connection would. Nothing is sent from that thread.
+        """
+        if self.stop_at is not None and self.stop_at <= at:
+            return
+        self.stop_at = at
+        if self._cutter is not None:
+            self._cutter.cancel()
+        self._cutter = threading.Timer(max(0.0, at - time.monotonic()), self._cut)
+        self._cutter.daemon = True
+        self._cutter.start()
+
+    def _cut(self) -> None:
+        for twin in list(self._sockets):
+            with contextlib.suppress(OSError):
+                twin.shutdown(socket.SHUT_RDWR)
+
+    def stopping(self) -> bool:
+        """Whether the time to stop (see stop_by) has come."""
+        return self.stop_at is not None and time.monotonic() >= self.stop_at
+
+    def pause(self, seconds: float) -> None:
+        """Sleep, but not past the time to stop."""
+        _nap(seconds, lambda: self.stop_at)
 
     def send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
         """Send one request and read its whole answer; any failure becomes an AuraError.
@@ -420,9 +532,15 @@ class AuraClient:
 
     def _exchange(self, method: str, url: str, what: str, **kwargs: Any) -> requests.Response:
         """One request, its answer read whole within --timeout and MAX_ANSWER_BYTES."""
-        started = time.monotonic()
+        if self.pace:
+            self.pause(self._last_sent + self.pace - time.monotonic())
+        started = self._last_sent = time.monotonic()
+        until = self.until()
+        if until is not None and until <= started:
+            reason = "the run is stopping" if self.stopping() else "the time to wait is up"
+            raise AuraError(f"{what} was not sent: {reason}", unsent=True)
         try:
-            left = self.timeout if self._until is None else self._until - started
+            left = self.timeout if until is None else until - started
             response = self.session.request(
                 method,
                 url,
@@ -434,6 +552,8 @@ class AuraClient:
             # _content is where requests keeps a body it has read: .json() and .text use it.
             response._content = _read_body(response, self._deadline(response, started), what)
         except (requests.RequestException, Urllib3Error) as exc:
+            if self.stopping():
+                raise AuraError(f"{what} got no answer before the run had to stop") from None
             problem, unsent = _network_problem(exc, urlsplit(url).hostname or "")
             raise AuraError(f"{what} failed: {problem}", unsent=unsent) from None
         return response
@@ -446,7 +566,7 @@ class AuraClient:
         """
         retry = getattr(response.raw, "retries", None)
         attempt_ends = (getattr(retry, "resent_at", None) or started) + self.timeout
-        return min(attempt_ends, self._until or attempt_ends)
+        return min(attempt_ends, self.until() or attempt_ends)
 
     def get_oauth_token(self, client_id: str, client_secret: str) -> str:
         """Return an access token for the Aura API (valid for about an hour).
@@ -557,7 +677,7 @@ class AuraClient:
         """
         answer = self.call_endpoint("/instances", "POST", token, spec)
         data = answer.get("data")
-        if not isinstance(data, dict) or not data.get("id"):
+        if not isinstance(data, dict) or not data:
             raise AuraError(
                 "POST /v1/instances was accepted but its answer has no instance data; "
                 "check the Aura console before trying again"
@@ -571,7 +691,7 @@ class AuraClient:
 
     def get_instance(self, token: str, instance_id: str) -> dict[str, Any]:
         """One instance's details, with its status (never its password)."""
-        path = f"/instances/{quote(instance_id, safe='')}"
+        path = _instance_path(instance_id)
         return _data_object(self.call_endpoint(path, "GET", token), f"GET /v1{path}")
 
     def delete_instance(self, token: str, instance_id: str) -> None:
@@ -579,7 +699,7 @@ class AuraClient:
 
         Safe to resend: Aura answers 202 at most once, and 404 after that.
         """
-        self.call_endpoint(f"/instances/{quote(instance_id, safe='')}", "DELETE", token)
+        self.call_endpoint(_instance_path(instance_id), "DELETE", token)
 
     def get_configurations(self, token: str, tenant_id: str) -> list[dict[str, Any]]:
         """The instance configurations (type, cloud, region, memory, storage, version)
@@ -590,6 +710,14 @@ class AuraClient:
         if not isinstance(configurations, list):
             raise AuraError(f"GET /v1{path} answered without instance_configurations")
         return [c for c in configurations if isinstance(c, dict)]
+
+
+def _instance_path(instance_id: str) -> str:
+    """/instances/{id}; an AuraError for an id that is not letters, digits and dashes
+    (`..` would make it another path)."""
+    if not isinstance(instance_id, str) or not _PLAIN_ID.fullmatch(instance_id):
+        raise AuraError(f"{instance_id!r} is not an instance id (letters, digits and dashes)")
+    return f"/instances/{instance_id}"
 
 
 def _log_response(response: requests.Response, *args: Any, **kwargs: Any) -> None:
@@ -920,10 +1048,14 @@ class Settings(NamedTuple):
     tenant: str = ""
     spec: Mapping[str, Any] = MappingProxyType({})
     sources: Mapping[str, str] = MappingProxyType({})
-    mode: str = "create"  # or "dry-run", "list-configurations", "delete"
+    mode: str = "create"  # or "dry-run", "list-configurations", "delete", "list", "sweep"
     command: tuple[str, ...] = ()  # -- COMMAND: run it against the new instance, then delete
     keep: bool = False  # -- COMMAND: keep the instance afterwards
     delete_id: str = ""  # --delete ID
+    sweep: str = ""  # --sweep PATTERN
+    older_than: float | None = None  # --sweep: only instances created longer ago (seconds)
+    dry_run: bool = False  # --sweep: say what would be deleted
+    repeated_flags: tuple[str, ...] = ()  # --tenant and --api-url as given, for advice
     timeout: float = READ_TIMEOUT
     wait_for: str | None = None  # "query", "running", or None: no waiting
     wait_timeout: float = WAIT_TIMEOUT
@@ -989,6 +1121,8 @@ def resolve_settings(
 
     mode = "dry-run" if args.dry_run else "create"
     mode = "list-configurations" if args.list_configurations else mode
+    mode = "list" if args.list else mode
+    mode = "sweep" if args.sweep else mode
     mode = "delete" if args.delete else mode
     spec, spec_sources = _spec_from(values, sources, args)
     api_url, url_problem = _checked_api_url(str(values.get("API_URL", API_URL)))
@@ -998,7 +1132,21 @@ def resolve_settings(
         # A dry run checks the file too: it is to find whatever would stop the real run.
         if not args.no_credentials_file:
             problems += _credentials_path_problems(args.credentials_file)
+    if args.delete and not _PLAIN_ID.fullmatch(args.delete):
+        problems.append(
+            f"--delete {args.delete!r} is not an instance id (letters, digits and dashes, such "
+            "as 745ac096); --list shows the tenant's instances"
+        )
+    if args.sweep:
+        problems += _pattern_problems(args.sweep)
     _refuse(problems)
+    # Checked before anything is created (and paid for): the shell's rule, PATH or a path.
+    if args.command and not shutil.which(args.command[0]):
+        raise AuraError(
+            f"cannot run {args.command[0]!r}: no executable file by that path or name on PATH; "
+            "nothing was created",
+            exit_code=EXIT_CANNOT_RUN,
+        )
 
     return Settings(
         client_id=client_id,
@@ -1023,12 +1171,34 @@ def resolve_settings(
         command=tuple(args.command or ()),
         keep=args.keep,
         delete_id=args.delete or "",
+        sweep=args.sweep or "",
+        older_than=args.older_than,
+        dry_run=args.dry_run,
+        repeated_flags=tuple(
+            word
+            for flag, value in (("--tenant", args.tenant), ("--api-url", args.api_url))
+            if value is not None
+            for word in (flag, value)
+        ),
     )
+
+
+def _pattern_problems(pattern: str) -> list[str]:
+    """A --sweep pattern with wildcards must start with three characters that are not,
+    so that no typo (`*`, `ci*`) can delete every instance of a tenant."""
+    wildcard = next((i for i, char in enumerate(pattern) if char in "*?["), None)
+    if wildcard is None or wildcard >= 3:
+        return []
+    return [
+        f"--sweep {pattern!r} must start with at least three characters that are not "
+        "wildcards (* ? [), such as ci-*; a name without wildcards may be of any length"
+    ]
 
 
 def _usage_problems(args: argparse.Namespace) -> list[str]:
     """Flags that contradict each other, or mean nothing together."""
     waits = args.wait or args.wait_for
+    others = args.list or args.sweep
     clashes = [
         (
             waits and (args.dry_run or args.list_configurations),
@@ -1044,9 +1214,20 @@ def _usage_problems(args: argparse.Namespace) -> list[str]:
         ),
         (args.keep and not args.command, "--keep is for -- COMMAND"),
         (
-            args.delete and (args.command or args.dry_run or args.list_configurations or waits),
+            args.delete
+            and (args.command or args.dry_run or args.list_configurations or waits or others),
             "--delete ID deletes one instance and does nothing else",
         ),
+        (
+            args.list and (args.command or args.dry_run or args.list_configurations or waits),
+            "--list lists the tenant's instances and does nothing else",
+        ),
+        (
+            args.sweep and (args.command or args.list or args.list_configurations or waits),
+            "--sweep PATTERN deletes the matching instances and does nothing else "
+            "(--older-than, --dry-run and --wait-timeout go with it)",
+        ),
+        (args.older_than is not None and not args.sweep, "--older-than is for --sweep"),
         (args.command == [], "-- needs a command after it"),
     ]
     return [message for clash, message in clashes if clash]
@@ -1416,6 +1597,21 @@ def _seconds(text: str) -> float:
     return seconds
 
 
+_DURATION = re.compile(r"([0-9]+(?:\.[0-9]+)?)([smhd]?)")
+_DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _duration(text: str) -> float:
+    """An argparse type: 90s, 30m, 2h, 1d or a bare number of seconds, up to a year."""
+    match = _DURATION.fullmatch(text.strip())
+    seconds = float(match[1]) * _DURATION_UNITS[match[2]] if match else 0.0
+    if not (0 < seconds <= MAX_OLDER_THAN):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a duration such as 90s, 30m, 2h or 1d (at most 365d)"
+        )
+    return seconds
+
+
 def _from(name: str, when_empty: str) -> str:
     """How --help names a setting's variable and default: the constant as it is now."""
     value = globals()[name]
@@ -1445,8 +1641,10 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exit codes: 0 created (or listed, or dry run passed, or deleted); 1 the API "
         "or the network failed; 2 usage or configuration error; 3 authentication or "
         "permission refused; 4 --wait: the instance did not become ready; 5 -- COMMAND "
-        "succeeded but the instance could not be deleted; 127 COMMAND could not be started; "
-        "130 interrupted; 143 terminated. With -- COMMAND, otherwise the command's own.",
+        "succeeded but the instance could not be deleted, or --sweep left an instance; "
+        "127 COMMAND could not be found or started (checked before anything is created); "
+        "129 hung up (SIGHUP); 130 interrupted; 143 terminated. With -- COMMAND, otherwise "
+        "the command's own.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument(
@@ -1525,6 +1723,26 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ID",
         help="delete the instance with this id (never a name: a name can match the wrong "
         "instance), confirm, and exit",
+    )
+    run.add_argument(
+        "--list",
+        action="store_true",
+        help="list the tenant's instances (id, name, created, cloud provider), then exit",
+    )
+    run.add_argument(
+        "--sweep",
+        metavar="PATTERN",
+        help="delete every instance of the tenant whose name matches PATTERN (shell-style, "
+        "such as 'ci-*', at least three characters before a wildcard; without wildcards, "
+        "one exact name), confirm each, and print their ids; with --dry-run, only print "
+        "them. Instances still being created are waited for up to --wait-timeout",
+    )
+    run.add_argument(
+        "--older-than",
+        type=_duration,
+        metavar="DURATION",
+        help="with --sweep: only instances created longer ago than this (90s, 30m, 2h, 1d; "
+        "a bare number is seconds; at most 365d)",
     )
     run.add_argument(
         "--allow-duplicate-name",
@@ -1607,7 +1825,7 @@ def build_parser() -> argparse.ArgumentParser:
 # ---------------------------------------------------------------------------
 
 
-def _run(settings: Settings, output: Output) -> int:
+def _run(settings: Settings, output: Output, signals: _Signals) -> int:
     """One run of the command line, after its settings are resolved and checked."""
     client = AuraClient(settings.api_url, settings.timeout, output.secrets)
     token = client.get_oauth_token(settings.client_id, settings.client_secret)
@@ -1615,6 +1833,11 @@ def _run(settings: Settings, output: Output) -> int:
         _delete(client, token, settings.delete_id, unknown_is_error=True)
         return EXIT_OK
     tenant_id = client.get_tenant_id(settings.tenant, token)
+    if settings.mode == "list":
+        output.show_instances(_listed_instances(client, token, tenant_id))
+        return EXIT_OK
+    if settings.mode == "sweep":
+        return _sweep(client, token, tenant_id, settings, output)
     if settings.mode == "list-configurations":
         output.show_configurations(_tenant_configurations(client, token, tenant_id))
         return EXIT_OK
@@ -1623,24 +1846,55 @@ def _run(settings: Settings, output: Output) -> int:
     if settings.mode == "dry-run":
         output.show_body(spec)
         return EXIT_OK
-    with output.delivering(), _Disposal(client, token, settings, output) as disposal:
-        with _interrupts_deferred(
+    if settings.command:
+        signals.bound(client)  # from its first signal, the run has SIGNAL_EXIT_TIMEOUT s
+    with output.delivering(), _Disposal(client, token, settings, output, signals) as disposal:
+        with signals.held(
             "the create call is under way and its password comes only once",
             "stopped during the create call; an instance may have been created whose "
             "password is lost: look for it in the Aura console",
         ):
             created_at = time.monotonic()
             instance = _create(client, token, spec, existing)
-            disposal.instance_id = _field(instance, "id")
             output.deliver(instance)
+            disposal.instance_id = _instance_id(client, token, instance, spec, existing, settings)
         if settings.wait_for:
-            _wait(client, token, instance, settings, output.result, created_at)
+            _wait(client, token, disposal.instance_id, instance, settings, output, created_at)
         if settings.command:
-            disposal.command_code = _run_command(
-                settings.command, _command_environment(output.credentials)
-            )
+            environment = _command_environment(output.credentials)
+            disposal.command_code = _run_command(settings.command, environment, signals)
             return disposal.command_code
     return output.exit_code
+
+
+def _instance_id(
+    client: AuraClient,
+    token: str,
+    instance: dict[str, Any],
+    spec: dict[str, Any],
+    existing: list[dict[str, Any]],
+    settings: Settings,
+) -> str:
+    """The new instance's id, to wait for it and delete it. If the create answer has
+    none that can be part of a path, the one new instance of that name, if the
+    tenant's listing shows exactly one; else an AuraError naming the way to remove it."""
+    instance_id = _field(instance, "id")
+    if _PLAIN_ID.fullmatch(instance_id) or not (settings.wait_for or settings.command):
+        return instance_id
+    instance_id = _found_by_name(client, token, spec, existing)
+    if instance_id:
+        log.warning(
+            "warning: the create answer had no usable instance id; instance %s is the one "
+            "new instance named %r",
+            instance_id,
+            spec["name"],
+        )
+        return instance_id
+    raise AuraError(
+        f"the create answer had no usable instance id, and no one new instance named "
+        f"{spec['name']!r} is listed; {'the command was not run; ' if settings.command else ''}"
+        f"delete it with: {_command_line(settings, '--sweep', spec['name'])}"
+    )
 
 
 def _complete_spec(
@@ -1720,6 +1974,8 @@ def _create_without_duplicates(
     try:
         return client.create_instance(token, spec)
     except AuraError as failure:
+        if client.stopping():  # a signal's deadline cut it off: no time to look
+            raise _CreateUnanswered(str(failure)) from None
         if failure.unsent or (failure.status is not None and failure.status < 500):
             raise
         log.warning(
@@ -1892,11 +2148,9 @@ def _sorted_configurations(offered: list[dict[str, Any]]) -> list[dict[str, Any]
     )
 
 
-def _configurations_table(offered: list[dict[str, Any]]) -> str:
-    """The tenant's configurations, in the order given, as an aligned text table."""
-    columns = ("type", "cloud_provider", "region", "region_name", "memory", "storage", "version")
-    header = ("TYPE", "CLOUD", "REGION", "REGION NAME", "MEMORY", "STORAGE", "VERSION")
-    rows = [header] + [tuple(_printable(str(c.get(key, ""))) for key in columns) for c in offered]
+def _table(header: tuple[str, ...], items: list[dict[str, Any]], columns: tuple[str, ...]) -> str:
+    """Items of an answer, in the order given, as an aligned text table, every value escaped."""
+    rows = [header] + [tuple(_printable(str(i.get(key, ""))) for key in columns) for i in items]
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     return "".join(
         "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() + "\n"
@@ -1947,7 +2201,24 @@ class Output:
         if self.settings.output == "json":
             self._show(json.dumps(offered, indent=2) + "\n")
         else:
-            self._show(_configurations_table(offered))
+            columns = ("type", "cloud_provider", "region", "region_name", "memory", "storage")
+            header = ("TYPE", "CLOUD", "REGION", "REGION NAME", "MEMORY", "STORAGE", "VERSION")
+            self._show(_table(header, offered, (*columns, "version")))
+
+    def show_instances(self, instances: list[dict[str, Any]]) -> None:
+        """--list: the API's objects as JSON, or a line each: id, name, created, cloud."""
+        if self.settings.output == "json":
+            self._show(json.dumps(instances, indent=2) + "\n")
+        else:
+            columns = ("id", "name", "created_at", "cloud_provider")
+            self._show(_table(("ID", "NAME", "CREATED", "CLOUD"), instances, columns))
+
+    def show_ids(self, ids: list[str]) -> None:
+        """--sweep: the ids deleted (with --dry-run, to delete), as a JSON array or a line each."""
+        if self.settings.output == "json":
+            self._show(json.dumps(ids) + "\n")
+        elif ids:
+            self._show("".join(f"{instance_id}\n" for instance_id in ids))
 
     def show_body(self, spec: dict[str, Any]) -> None:
         log.info("Dry run: every check passed; this is the body that would be sent.")
@@ -2012,9 +2283,8 @@ class Output:
     def remove_credentials_file(self) -> None:
         """After a confirmed delete: the file's instance no longer exists."""
         path = self.result.pop("credentials_file", None)
-        if path:
-            with contextlib.suppress(FileNotFoundError):
-                os.remove(path)
+        if path and os.path.lexists(path):  # the delete may have removed it already
+            os.remove(path)
             log.info("Removed %s: its instance no longer exists.", path)
 
     def _save_file(self, values: dict[str, str]) -> None:
@@ -2202,8 +2472,11 @@ def _write_stdout(text: str) -> bool:
         sys.stdout.write(text)
         sys.stdout.flush()
         return True
-    except (BrokenPipeError, ValueError):
-        # Point stdout at /dev/null so the interpreter's final flush cannot fail too.
+    except (BrokenPipeError, ValueError, OSError) as exc:
+        if isinstance(exc, OSError) and exc.errno not in (errno.EPIPE, errno.EIO):
+            raise
+        # EIO: the terminal hung up. Point stdout at /dev/null so that the
+        # interpreter's final flush cannot fail too.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return False
 
@@ -2223,21 +2496,23 @@ def _write_stderr(text: str) -> None:
 def _wait(
     client: AuraClient,
     token: str,
+    instance_id: str,
     instance: dict[str, Any],
     settings: Settings,
-    result: dict[str, Any],
+    output: Output,
     created_at: float,
 ) -> None:
     """--wait: until running, then (--wait-for query) until the database answers."""
-    _wait_until_running(client, token, str(instance["id"]), settings.wait_timeout, result)
+    result = output.result
+    _wait_until_running(client, token, instance_id, settings.wait_timeout, result)
     result["running_after_s"] = round(time.monotonic() - created_at, 1)
     if settings.wait_for == "running":
         log.info(
             "Instance %s is running. Aura advises waiting about 60 s before the first connection.",
-            instance["id"],
+            instance_id,
         )
     else:
-        _wait_until_queryable(instance, settings.query_timeout, result, created_at)
+        _wait_until_queryable(instance_id, instance, settings.query_timeout, result, created_at)
 
 
 class _Progress:
@@ -2344,6 +2619,7 @@ def _query_api_url(connection_url: str) -> str | None:
 
 
 def _wait_until_queryable(
+    instance_id: str,
     instance: dict[str, Any],
     timeout: float,
     result: dict[str, Any],
@@ -2391,7 +2667,7 @@ def _wait_until_queryable(
                     log.info(
                         "Instance %s answered a query %.1f s after the create call (it "
                         "reported running after %.1f s): ready to use.",
-                        instance.get("id"),
+                        instance_id,
                         result["queryable_after_s"],
                         result["running_after_s"],
                     )
@@ -2404,7 +2680,7 @@ def _wait_until_queryable(
                 log.warning(
                     "warning: instance %s is running but did not answer a query from here "
                     "within %g s (last: %s); a proxy or an IP filter may be in the way",
-                    instance.get("id"),
+                    instance_id,
                     timeout,
                     last_problem,
                 )
@@ -2414,7 +2690,7 @@ def _wait_until_queryable(
 
 
 # ---------------------------------------------------------------------------
-# -- COMMAND: an instance that lives as long as one command; --delete ID
+# -- COMMAND, --delete, --list and --sweep: what an instance's life ends with
 # ---------------------------------------------------------------------------
 
 
@@ -2422,96 +2698,336 @@ class _Disposal:
     """-- COMMAND's promise: the instance is deleted on every way out of the run.
 
     Used around the create call, the wait and the command. Without a
-    command, or with --keep, it does nothing. A delete that fails is one
-    error line naming the instance; it changes the exit code only where the
-    command had succeeded (EXIT_NOT_DELETED), or else the first failure,
-    the command's code or the signal's stands.
+    command, or with --keep, it does nothing. What cannot be deleted is
+    named in one error line, with the exact command that deletes it. That
+    changes the exit code only where the command had succeeded
+    (EXIT_NOT_DELETED); otherwise the first failure, the command's code or
+    the signal's stands.
     """
 
-    def __init__(self, client: AuraClient, token: str, settings: Settings, output: Output) -> None:
+    def __init__(
+        self, client: AuraClient, token: str, settings: Settings, output: Output, signals: _Signals
+    ) -> None:
         self.client = client
         self.token = token
         self.settings = settings
         self.output = output
+        self.signals = signals
         self.instance_id = ""  # set once the create call has answered
         self.command_code: int | None = None
 
     def __enter__(self) -> _Disposal:
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
-        instance_id = self.instance_id
-        if not self.settings.command or not instance_id:
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, _: Any
+    ) -> None:
+        settings, instance_id = self.settings, self.instance_id
+        if not settings.command:
             return
-        if self.settings.keep:
+        if isinstance(error, _CreateUnanswered):
+            log.error(
+                "error: stopped before the create call answered: an instance named %r may "
+                "exist; delete it with: %s",
+                settings.spec["name"],
+                _command_line(settings, "--sweep", settings.spec["name"]),
+            )
+            raise _Stopped(self.signals.first) from None
+        if not instance_id:
+            return
+        if settings.keep:
             log.info(
-                "Kept instance %s (--keep); delete it with --delete %s", instance_id, instance_id
+                "Kept instance %s (--keep); delete it with: %s",
+                instance_id,
+                _command_line(settings, "--delete", instance_id),
             )
             return
-        advice = (
-            f"delete it with `python create_instance.py --delete {instance_id}` "
-            "or in the Aura console"
-        )
         try:
-            with _interrupts_deferred(
-                "the instance is being deleted",
-                f"stopped before instance {instance_id} was deleted; {advice}",
-            ):
+            with self.signals.held("the instance is being deleted"):
                 _delete(self.client, self.token, instance_id)
+                self.output.remove_credentials_file()
         except AuraError as failure:
-            message = f"instance {instance_id} was not deleted ({failure}); {advice}"
-            if kind is None and self.command_code == 0:
+            message = (
+                f"instance {instance_id} was not deleted ({failure}); delete it with: "
+                f"{_command_line(settings, '--delete', instance_id)}"
+            )
+            if kind is None and not self.signals.received and self.command_code == 0:
                 raise AuraError(message, exit_code=EXIT_NOT_DELETED) from None
             log.error("error: %s", message)
-            return
-        self.output.remove_credentials_file()
+            if kind is None and self.signals.received:
+                raise _Stopped(self.signals.first) from None
 
 
-DELETE_BUSY_TIMEOUT = 300  # seconds to keep asking while Aura is busy with the instance (409)
-DELETE_BUSY_INTERVAL = 2
-COMMAND_GRACE = 5  # seconds a signalled command has to stop before it is killed
+class _CreateUnanswered(AuraError):
+    """The create call was cut off by a signal's deadline: an instance may exist."""
+
+
+def _command_line(settings: Settings, *action: str) -> str:
+    """The shell command that runs this script again with `action`, such as
+    ("--delete", ID): --tenant and --api-url as this run got them as flags
+    (variables and .env are still there for it), every word quoted for the shell."""
+    import shlex
+
+    script = os.path.abspath(__file__)
+    with contextlib.suppress(ValueError):  # on another drive (Windows)
+        relative = os.path.relpath(script)
+        script = script if relative.startswith(os.pardir) else relative
+    return shlex.join(["python", script, *settings.repeated_flags, *action])
 
 
 def _delete(
     client: AuraClient, token: str, instance_id: str, *, unknown_is_error: bool = False
 ) -> None:
-    """Delete an instance, then confirm that Aura is destroying it or that it is gone.
+    """Delete an instance and confirm it, asking again while Aura is busy with it.
 
-    A 404 to a resent DELETE means the first one worked; to the first, that
-    there is no such instance (exit 2 if `unknown_is_error`, else it is
-    gone already). A 409 means Aura is still busy with it (creating it,
-    say): asked again for up to DELETE_BUSY_TIMEOUT seconds.
+    A 409 means Aura is still busy with the instance (creating it, say):
+    the DELETE is sent again every DELETE_BUSY_INTERVAL seconds, for up to
+    DELETE_BUSY_TIMEOUT seconds, or until the run must stop after a signal.
+    One line says when that starts, one when it ends.
     """
-    busy_until = time.monotonic() + DELETE_BUSY_TIMEOUT
+    busy_since: float | None = None
     while True:
         try:
-            client.delete_instance(token, instance_id)
+            _delete_once(client, token, instance_id, unknown_is_error=unknown_is_error)
             break
         except AuraError as refusal:
-            if refusal.status == 404 and unknown_is_error and not refusal.resent:
-                raise AuraError(
-                    f"no instance has the id {instance_id}", exit_code=EXIT_USAGE
-                ) from None
-            if refusal.status == 404:
-                break  # deleted already, or by a first DELETE whose answer was lost
-            if refusal.status != 409 or time.monotonic() + DELETE_BUSY_INTERVAL > busy_until:
+            if refusal.status != 409:
                 raise
-            log.warning(
-                "Aura is still busy with instance %s (HTTP 409); asking again in %d s",
-                instance_id,
-                DELETE_BUSY_INTERVAL,
-            )
-            time.sleep(DELETE_BUSY_INTERVAL)
+            now = time.monotonic()
+            if busy_since is None:
+                busy_since = now
+                log.warning(
+                    "Aura is still busy with instance %s (HTTP 409: %s); asking again every "
+                    "%g s %s",
+                    instance_id,
+                    refusal.detail,
+                    DELETE_BUSY_INTERVAL,
+                    "until the run must stop"
+                    if client.stop_at
+                    else f"for up to {DELETE_BUSY_TIMEOUT:g} s",
+                )
+            out_of_time = now + DELETE_BUSY_INTERVAL > busy_since + DELETE_BUSY_TIMEOUT
+            if out_of_time or (client.pause(DELETE_BUSY_INTERVAL), client.stopping())[1]:
+                raise AuraError(
+                    f"Aura was still busy with it after {time.monotonic() - busy_since:.0f} s: "
+                    f"HTTP 409, {refusal.detail}",
+                    status=409,
+                ) from None
+    if busy_since is not None:
+        log.info(
+            "Aura took the DELETE of instance %s after %.0f s of HTTP 409.",
+            instance_id,
+            time.monotonic() - busy_since,
+        )
+
+
+def _delete_once(
+    client: AuraClient, token: str, instance_id: str, *, unknown_is_error: bool = False
+) -> None:
+    """One DELETE, then a GET confirming that Aura is destroying the instance or
+    that it is gone; then its credentials files here go too. AuraError if not.
+
+    A 404 to a resent DELETE means the first one worked; to the first, that
+    there is no such instance (exit 2 if `unknown_is_error`, else it is gone
+    already).
+    """
+    try:
+        client.delete_instance(token, instance_id)
+    except AuraError as refusal:
+        if refusal.status == 404 and unknown_is_error and not refusal.resent:
+            raise AuraError(
+                f"no instance has the id {instance_id}; --list shows the tenant's instances",
+                exit_code=EXIT_USAGE,
+            ) from None
+        if (
+            refusal.status != 404
+        ):  # 404: deleted already, or by a first DELETE whose answer was lost
+            raise
     try:
         status = client.get_instance(token, instance_id).get("status")
     except AuraError as check:
         if check.status != 404:
             raise
         log.info("Instance %s is deleted.", instance_id)
-        return
-    if status not in ("destroying", "deleting"):
-        raise AuraError(f"Aura accepted the DELETE, but instance {instance_id} is {status!r}")
-    log.info("Instance %s is being deleted.", instance_id)
+    else:
+        if status not in ("destroying", "deleting"):
+            raise AuraError(f"Aura accepted the DELETE, but instance {instance_id} is {status!r}")
+        log.info("Instance %s is being deleted.", instance_id)
+    _forget_credentials(instance_id)
+
+
+def _forget_credentials(instance_id: str) -> None:
+    """After a confirmed delete: remove the credentials files of that instance in the
+    current directory (by the Aura console's name, and only if the file says so)."""
+    prefix = f"Neo4j-{instance_id}-Created-"
+    with contextlib.suppress(OSError):
+        for name in sorted(os.listdir(".")):
+            if not (name.startswith(prefix) and name.endswith(".txt")):
+                continue
+            try:
+                saved_for = _read_dotenv_lines(name).get("AURA_INSTANCEID", ("", 0))[0]
+            except AuraError:
+                continue
+            if saved_for == instance_id:
+                os.remove(name)
+                log.info("Removed %s: its instance no longer exists.", name)
+
+
+def _found_by_name(
+    client: AuraClient, token: str, spec: dict[str, Any], existing: list[dict[str, Any]]
+) -> str:
+    """The id of the instance just created, for a create answer without a usable one:
+    the only instance of that name that was not there before the create call; ""
+    if there is not exactly one (or the tenant cannot be listed)."""
+    known = {instance.get("id") for instance in existing}
+    try:
+        listed = _listed_instances(client, token, spec["tenant_id"])
+    except AuraError:
+        return ""
+    found = [
+        instance["id"]
+        for instance in listed
+        if instance.get("name") == spec["name"]
+        and isinstance(instance.get("id"), str)
+        and _PLAIN_ID.fullmatch(instance["id"])
+        and instance["id"] not in known
+    ]
+    return found[0] if len(found) == 1 else ""
+
+
+def _listed_instances(client: AuraClient, token: str, tenant_id: str) -> list[dict[str, Any]]:
+    """The tenant's instances as listed, every entry that is an object, odd ones included:
+    the callers check the fields they use, so one odd entry spoils nothing."""
+    path = f"/instances?tenantId={quote(tenant_id, safe='')}"
+    data = client.call_endpoint(path, "GET", token).get("data")
+    if not isinstance(data, list):
+        raise AuraError(f"GET /v1{path} answered without the expected data list")
+    return [instance for instance in data if isinstance(instance, dict)]
+
+
+def _sweep(
+    client: AuraClient, token: str, tenant_id: str, settings: Settings, output: Output
+) -> int:
+    """--sweep: delete every instance of the tenant whose name matches, and confirm each.
+
+    For what a killed job left behind. Instances that Aura is still creating
+    answer 409: they are asked again, in rounds, until --wait-timeout, one
+    budget for the whole sweep. stdout lists the ids deleted (with
+    --dry-run, those that would be); each instance left is named.
+    """
+    import fnmatch
+
+    client.pace = MIN_REQUEST_INTERVAL  # a sweep can send many requests: keep to the rate limit
+    now = datetime.datetime.now(datetime.timezone.utc)
+    chosen: list[dict[str, Any]] = []
+    skipped = 0
+    for instance in _listed_instances(client, token, tenant_id):
+        name, instance_id = instance.get("name"), instance.get("id")
+        if not isinstance(name, str) or not fnmatch.fnmatchcase(name, settings.sweep):
+            continue
+        if not isinstance(instance_id, str) or not _PLAIN_ID.fullmatch(instance_id):
+            log.error("error: skipped instance %r: its id %r is not a plain id", name, instance_id)
+            skipped += 1
+            continue
+        if settings.older_than is not None:
+            created = _timestamp(instance.get("created_at"))
+            if created is None:
+                log.error(
+                    "error: skipped instance %s (%r): its created_at %r cannot be read",
+                    instance_id,
+                    name,
+                    instance.get("created_at"),
+                )
+                skipped += 1
+                continue
+            if (now - created).total_seconds() < settings.older_than:
+                continue
+        chosen.append(instance)
+    if settings.dry_run:
+        for instance in chosen:
+            log.info("Would delete instance %s (%r).", instance["id"], instance["name"])
+        output.show_ids([instance["id"] for instance in chosen])
+        return EXIT_NOT_DELETED if skipped else EXIT_OK
+    left = _delete_in_rounds(client, token, chosen, settings.wait_timeout, output)
+    return EXIT_NOT_DELETED if skipped or left else EXIT_OK
+
+
+def _delete_in_rounds(
+    client: AuraClient,
+    token: str,
+    instances: list[dict[str, Any]],
+    timeout: float,
+    output: Output,
+) -> int:
+    """Delete and confirm each instance; those Aura is busy with (409), again every
+    DELETE_BUSY_INTERVAL, for `timeout` seconds in all. The ids deleted are printed,
+    however this ends; returns how many instances were left."""
+    deleted: list[str] = []
+    pending, failed = instances, 0
+    until = time.monotonic() + timeout
+    busy_said: set[str] = set()
+    try:
+        while pending:
+            busy = []
+            for instance in pending:
+                instance_id, name = instance["id"], instance["name"]
+                try:
+                    _delete_once(client, token, instance_id)
+                except AuraError as failure:
+                    if failure.exit_code == EXIT_AUTH:
+                        raise
+                    if failure.status == 409:
+                        if instance_id not in busy_said:
+                            busy_said.add(instance_id)
+                            log.warning(
+                                "Instance %s (%r) is busy (HTTP 409: %s); asking again every "
+                                "%g s, within --wait-timeout",
+                                instance_id,
+                                name,
+                                failure.detail,
+                                DELETE_BUSY_INTERVAL,
+                            )
+                        busy.append(instance)
+                        continue
+                    log.error(
+                        "error: instance %s (%r) was not deleted: %s", instance_id, name, failure
+                    )
+                    failed += 1
+                    continue
+                deleted.append(instance_id)
+            pending = busy
+            if pending and time.monotonic() + DELETE_BUSY_INTERVAL > until:
+                break
+            if pending:
+                client.pause(DELETE_BUSY_INTERVAL)
+    finally:
+        output.show_ids(deleted)
+    for instance in pending:
+        log.error(
+            "error: instance %s (%r) was not deleted: Aura was still busy with it when "
+            "--wait-timeout (%g s) ran out; sweep again later",
+            instance["id"],
+            instance["name"],
+            timeout,
+        )
+    return failed + len(pending)
+
+
+def _timestamp(value: Any) -> datetime.datetime | None:
+    """An ISO 8601 time from the API, such as created_at, in UTC; None if unreadable.
+
+    Python 3.9 and 3.10's fromisoformat take neither a Z nor a fraction of
+    other than 3 or 6 digits, so both are rewritten first.
+    """
+    if not isinstance(value, str):
+        return None
+    text = re.sub(r"[Zz]$", "+00:00", value.strip())
+    text = re.sub(r"\.([0-9]+)", lambda match: "." + f"{match[1]:0<6}"[:6], text)
+    try:
+        moment = datetime.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=datetime.timezone.utc)
 
 
 def _command_environment(credentials: dict[str, str]) -> dict[str, str]:
@@ -2526,60 +3042,88 @@ def _command_environment(credentials: dict[str, str]) -> dict[str, str]:
     return environment
 
 
-def _run_command(command: tuple[str, ...], environment: dict[str, str]) -> int:
+def _run_command(command: tuple[str, ...], environment: dict[str, str], signals: _Signals) -> int:
     """Run COMMAND (no shell) and return its exit code, 128 + N if signal N killed it.
 
-    Ctrl-C and SIGTERM are passed on to it, each once (not Ctrl-C when this
-    process is in the terminal's foreground: the terminal sent it to the
-    command too); it then has COMMAND_GRACE seconds, or until a second
-    signal, before it is killed. After a signal the run ends with _Stopped,
-    so that the instance is deleted and the exit code is 130 or 143.
+    Where it runs is decided once. In a terminal's foreground the terminal
+    signals the command itself (Ctrl-C, a hangup), so only SIGTERM is passed
+    on, and an interactive command keeps its terminal. Elsewhere (CI) it gets
+    a process group of its own: every signal goes to the whole group, and
+    what is left of the group when the grace ends is killed, its leader gone
+    or not. After a signal the run ends with _Stopped, so that the instance
+    is deleted and the exit code is the signal's.
     """
     import subprocess  # here, not at the top: only -- COMMAND needs it, and it costs ~3 ms
 
+    own_group = not _in_terminal_foreground()
     try:
-        child = subprocess.Popen(command, env=environment)
+        child = subprocess.Popen(command, env=environment, start_new_session=own_group)
     except (OSError, ValueError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) else str(exc)
         raise AuraError(f"cannot run {command[0]!r}: {reason}", exit_code=EXIT_CANNOT_RUN) from None
-    received: list[int] = []
 
-    def pass_on(signum: int, frame: Any) -> None:
-        if signum not in received and not (signum == signal.SIGINT and _in_terminal_foreground()):
-            with contextlib.suppress(ProcessLookupError):
+    def pass_on(signum: int) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            if own_group:
+                os.killpg(child.pid, signum)
+            elif signum == signal.SIGTERM:
                 child.send_signal(signum)
-        received.append(signum)
 
-    previous = {signum: signal.signal(signum, pass_on) for signum in _STOP_SIGNALS}
+    signals.pass_on = pass_on
     try:
-        code = _wait_for_child(child, received)
+        with signals.held(""):
+            code = _wait_for_child(child, signals, own_group)
     finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-    if received:
-        raise _Stopped(signal.SIGINT if signal.SIGINT in received else received[0])
+        signals.pass_on = None
     return 128 - code if code < 0 else code
 
 
-def _wait_for_child(child: subprocess.Popen[bytes], received: list[int]) -> int:
-    """The child's return code; once signalled, it is killed after the grace period.
+def _wait_for_child(child: subprocess.Popen[bytes], signals: _Signals, own_group: bool) -> int:
+    """The child's return code. Once signalled, it has COMMAND_GRACE seconds (none
+    after a second signal); then it is killed, with its whole group if it has one.
 
     It polls, 20 times a second: a signal's handler returns into a blocking
     wait, which would then never see the grace period end.
     """
+    before = len(signals.received)
     kill_at: float | None = None
+    killed = False
+    code: int | None = None
     while True:
-        code = child.poll()
-        if code is not None:
+        if code is None:
+            code = child.poll()
+        received = signals.received[before:]
+        if code is not None and (not received or killed or not _group_alive(child, own_group)):
             return code
+        if received:
+            now = time.monotonic()
+            if kill_at is None:
+                kill_at = now + COMMAND_GRACE
+                log.warning("Stopping the command: it has %g s before it is killed.", COMMAND_GRACE)
+            if not killed and (now >= kill_at or len(received) > 1):
+                _kill(child, own_group)
+                killed = True
         time.sleep(0.05)
-        if not received:
-            continue
-        now = time.monotonic()
-        if kill_at is None:
-            kill_at = now + COMMAND_GRACE
-            log.warning("Stopping the command: it has %d s before it is killed.", COMMAND_GRACE)
-        if now >= kill_at or len(received) > 1:
+
+
+def _group_alive(child: subprocess.Popen[bytes], own_group: bool) -> bool:
+    """Whether a process of the command's own group is still there."""
+    if not own_group:
+        return False
+    try:
+        os.killpg(child.pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _kill(child: subprocess.Popen[bytes], own_group: bool) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        if own_group:
+            os.killpg(child.pid, signal.SIGKILL)
+        else:
             child.kill()
 
 
@@ -2596,87 +3140,142 @@ def _in_terminal_foreground() -> bool:
 # Signals and main()
 # ---------------------------------------------------------------------------
 
-
-@contextlib.contextmanager
-def _interrupts_deferred(reason: str, if_stopped: str) -> Iterator[None]:
-    """Hold back Ctrl-C and SIGTERM from a block that must not be cut short.
-
-    The create call's block covers the call, the check after an ambiguous
-    failure, and saving and printing the credentials; a delete's, the delete
-    and its confirmation. The first signal is reported and acted on when the
-    block ends. Only a second Ctrl-C, a user at the terminal who insists,
-    stops it at once, saying `if_stopped`; a supervisor's SIGTERM after a
-    SIGINT (GitHub Actions cancels a job that way) waits like the first.
-    """
-    received: list[int] = []
-
-    def defer(signum: int, frame: Any) -> None:
-        # Record before anything else: another signal's handler can run in
-        # the middle of this one, and must see this one as received.
-        repeated = signum in received
-        received.append(signum)
-        if signum == signal.SIGINT and repeated:
-            log.error("error: %s", if_stopped)
-            raise _Stopped(signum)
-        if len(received) == 1:
-            log.warning(
-                "%s: %s; stopping right after.%s",
-                "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name,
-                reason,
-                " Press it again to stop at once." if signum == signal.SIGINT else "",
-            )
-
-    previous = {signum: signal.signal(signum, defer) for signum in _STOP_SIGNALS}
-    try:
-        yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-    if received:
-        # Which came first can be a race between handlers; Ctrl-C, a person's, wins.
-        raise _Stopped(signal.SIGINT if signal.SIGINT in received else received[0])
+# SIGHUP: a closed terminal or SSH session. Not on Windows, which has no SIGHUP.
+_STOP_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+_SIGNAL_WORDS = {"SIGINT": "interrupted", "SIGTERM": "terminated", "SIGHUP": "hung up"}
 
 
 class _Stopped(KeyboardInterrupt):
-    """Ctrl-C or SIGTERM: unwinds like Ctrl-C, so the credentials still get out."""
+    """A signal that ends the run. It unwinds like Ctrl-C, so that the credentials
+    still get out and the instance of -- COMMAND is still deleted."""
 
     def __init__(self, signum: int) -> None:
         super().__init__(signum)
         self.signum = signum
 
 
-def _stop(signum: int, frame: Any) -> None:
-    raise _Stopped(signum)
+class _Signals:
+    """What the run does on SIGINT, SIGTERM and SIGHUP, from main() to its end.
+
+    A signal raises _Stopped where the run is, so every `finally` still
+    runs. In a block that must not be cut short (`held`: the create call
+    and the delivery of its password, a delete, the command) the first
+    signal is reported and acted on when the block ends; only a second
+    Ctrl-C, a person at the terminal who insists, stops such a block at
+    once. With -- COMMAND the run is `bounded`: it must end within
+    SIGNAL_EXIT_TIMEOUT of the first signal and SECOND_SIGNAL_TIMEOUT of a
+    second, so its client is told to stop by then; a held block that runs
+    out of time ends with the instance named. SIGHUP that the run inherited
+    as ignored (nohup) stays ignored.
+    """
+
+    def __init__(self) -> None:
+        self.received: list[int] = []
+        self.pass_on: Callable[[int], None] | None = None  # the command's, while it runs
+        self._client: AuraClient | None = None  # set when the run is bounded
+        self._held: list[tuple[str, str]] = []  # (doing, if_stopped) of held blocks, innermost last
+        self._last: tuple[int, float] = (0, 0.0)
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[None]:
+        previous = {
+            signum: signal.signal(signum, self._handle)
+            for signum in _STOP_SIGNALS
+            if signal.getsignal(signum) is not signal.SIG_IGN
+        }
+        try:
+            yield
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+
+    def bound(self, client: AuraClient) -> None:
+        self._client = client
+
+    @property
+    def first(self) -> int:
+        # Which came first can be a race between handlers; Ctrl-C, a person's, wins.
+        return signal.SIGINT if signal.SIGINT in self.received else self.received[0]
+
+    @contextlib.contextmanager
+    def held(self, doing: str, if_stopped: str = "") -> Iterator[None]:
+        """Hold back signals from the block, which says what it is `doing`, and raise
+        the first when it ends. `if_stopped` is said if a second Ctrl-C cuts it short."""
+        before = len(self.received)
+        self._held.append((doing, if_stopped))
+        try:
+            yield
+        finally:
+            self._held.pop()
+        if len(self.received) > before:
+            raise _Stopped(self.first)
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        now = time.monotonic()
+        # Recorded before anything else: another signal's handler can run in the
+        # middle of this one, and must see this one as received.
+        repeated = self._last[0] == signum and now - self._last[1] < SIGNAL_REPEAT_WINDOW
+        self._last = (signum, now)
+        if repeated and self._client is not None:  # one event, not a second signal
+            return
+        self.received.append(signum)
+        first = len(self.received) == 1
+        if self._client is not None:
+            limit = SIGNAL_EXIT_TIMEOUT if first else SECOND_SIGNAL_TIMEOUT
+            # Half a second, at most, is kept for the way out: one line, a file, exit.
+            self._client.stop_by(now + limit - min(0.5, limit / 2))
+        if self.pass_on is not None:
+            self.pass_on(signum)
+        if not self._held:
+            raise _Stopped(signum)
+        doing, if_stopped = self._held[-1]
+        # A person at the terminal may cut the block short with a second Ctrl-C
+        # (not a supervisor's SIGTERM after it), where the run has no deadline.
+        may_insist = signum == signal.SIGINT and self._client is None and bool(if_stopped)
+        if first and doing:
+            log.warning(
+                "%s: %s; stopping right after.%s",
+                "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name,
+                doing,
+                " Press it again to stop at once." if may_insist else "",
+            )
+        elif may_insist and self.received.count(signal.SIGINT) > 1:
+            log.error("error: %s", if_stopped)
+            raise _Stopped(signum)
 
 
-_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """stderr for the log. A line that cannot be written (a closed pipe, a terminal
+    that hung up) is dropped: there is nowhere left to report it, and the
+    credentials file is the record."""
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        pass
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     args = parse_args(sys.argv[1:] if argv is None else argv)
     secrets = Secrets()
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler(sys.stderr)
     handler.setFormatter(_SafeFormatter(secrets))
     log.addHandler(handler)
     log.setLevel(logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO)
-    # SIGTERM (a cancelled CI job, a `timeout`) unwinds like Ctrl-C, so the
-    # credentials are still saved and printed.
-    previous_sigterm = signal.signal(signal.SIGTERM, _stop)
+    signals = _Signals()
     try:
-        settings = resolve_settings(args, os.environ)
-        return _run(settings, Output(settings, secrets))
+        with signals.installed():
+            settings = resolve_settings(args, os.environ)
+            return _run(settings, Output(settings, secrets), signals)
     except AuraError as exc:
         log.error("error: %s", exc)
         return exc.exit_code
     except KeyboardInterrupt as exc:
-        if isinstance(exc, _Stopped) and exc.signum == signal.SIGTERM:
-            log.error("terminated")
-            return EXIT_TERMINATED
-        log.error("interrupted")
-        return EXIT_INTERRUPTED
+        signum = exc.signum if isinstance(exc, _Stopped) else signal.SIGINT
+        log.error(_SIGNAL_WORDS.get(signal.Signals(signum).name, "stopped"))
+        return 128 + signum
     finally:
-        signal.signal(signal.SIGTERM, previous_sigterm)
         log.removeHandler(handler)
 
 

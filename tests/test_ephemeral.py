@@ -745,7 +745,7 @@ def test_under_github_actions_masks_on_stderr_and_writes_no_step_outputs(fake, t
 # ---------------------------------------------------------------------------
 
 
-def test_a_command_that_does_not_exist_is_exit_127_and_the_instance_is_deleted(fake, tmp_path):
+def test_a_command_that_does_not_exist_is_exit_127_before_anything_is_created(fake, tmp_path):
     missing = "create-instance-test-no-such-command"
 
     result = run(fake, tmp_path, "--", missing, "--flag")
@@ -755,8 +755,7 @@ def test_a_command_that_does_not_exist_is_exit_127_and_the_instance_is_deleted(f
     [error] = error_lines(result)
     assert missing in error
     assert result.stdout == ""
-    delete = assert_deleted_once(fake, the_instance(fake).data["id"])
-    assert_confirmed(fake, delete)
+    assert fake.connections == 0  # checked before any request: nothing to pay for
     assert credentials_files(tmp_path) == []
 
 
