@@ -42,7 +42,7 @@ import pytest
 from conftest import SCRIPT, script_env
 from test_ephemeral import assert_clean, error_lines
 
-from fake_aura import Fault
+from fake_aura import TENANT_ID, Fault
 from helpers import assert_no_secrets, credentials_files, printed, wait_for
 
 INSTANCE = "/v1/instances/{id}"  # the route of GET and DELETE of one instance
@@ -376,12 +376,14 @@ def the_left_line(result, cwd: Path) -> list[str]:
     return words
 
 
-def run_printed(words: list[str], fake, cwd: Path) -> subprocess.CompletedProcess[str]:
+def run_printed(
+    words: list[str], fake, cwd: Path, **env: str | None
+) -> subprocess.CompletedProcess[str]:
     """Run a printed command (from the_left_line) in `cwd` with the fake's environment:
     the script at the printed path, through WRAPPER (so --sweep's pacing is scaled too)."""
     return subprocess.run(
         [sys.executable, "-c", WRAPPER, words[1], json.dumps(SHRUNK), *words[2:]],
-        env=script_env(fake),
+        env=script_env(fake, **env),
         cwd=cwd,
         capture_output=True,
         text=True,
@@ -421,12 +423,12 @@ def assert_left_creating_and_named(fake, result, cwd: Path) -> list[str]:
     return words
 
 
-def assert_printed_command_deletes_it(fake, words: list[str], cwd: Path) -> None:
+def assert_printed_command_deletes_it(fake, words: list[str], cwd: Path, **env: str | None) -> None:
     """Once the instance runs, the printed command deletes it, exit 0, and its file goes."""
     instance = the_instance(fake)
     instance.timeline = RUNNING
     before = len(deletes(fake))
-    later = run_printed(words, fake, cwd)
+    later = run_printed(words, fake, cwd, **env)
     assert later.returncode == 0, later.stderr
     assert "Traceback" not in later.stderr
     assert_no_secrets(fake, later.stdout, later.stderr)
@@ -587,6 +589,29 @@ def test_a_second_sigint_while_creating_ends_the_run_promptly_naming_the_id(fake
     assert words[2:] == ["--delete", instance.data["id"]]
     assert len(credentials_files(tmp_path)) == 1
     assert_printed_command_deletes_it(fake, words, tmp_path)
+
+
+def test_the_printed_command_repeats_tenant_and_api_url_given_as_flags(fake, tmp_path):
+    """--tenant and --api-url given as flags, not from the environment: the printed
+    command repeats them, and works in an environment without them."""
+    fake.timeline = CREATING
+    flags = ("--tenant", TENANT_ID, "--api-url", fake.url)
+    with Script(fake, tmp_path, *flags, *command(MARK_COMMAND, "ran"), AURA_API_URL=None) as script:
+        wait_for(lambda: fake.sent("GET", INSTANCE) or script.exited, 10)
+        script.send(signal.SIGINT)
+        wait_for(lambda: deletes(fake) or script.exited, 5)
+        time.sleep(0.5)  # the second Ctrl-C, well outside SIGNAL_REPEAT_WINDOW
+        script.send(signal.SIGINT)
+        result = script.finish()
+
+    assert result.returncode == 130, result.stderr
+    assert_clean(fake, result)
+    instance_id = the_instance(fake).data["id"]
+    words = the_left_line(result, tmp_path)
+    assert words[-2:] == ["--delete", instance_id]
+    given = words[2:-2]
+    assert sorted(zip(given[::2], given[1::2])) == sorted(zip(flags[::2], flags[1::2]))
+    assert_printed_command_deletes_it(fake, words, tmp_path, AURA_API_URL=None)
 
 
 # ---------------------------------------------------------------------------
