@@ -469,7 +469,6 @@ class AuraClient:
         self._superseded: set[str] = set()  # tokens replaced by a renewal
         self._until: float | None = None  # see deadline()
         self._last_sent = 0.0
-        self._cutter: threading.Timer | None = None
 
     @contextlib.contextmanager
     def deadline(self, at: float) -> Iterator[None]:
@@ -489,18 +488,23 @@ class AuraClient:
     def stop_by(self, at: float) -> None:
         """After a signal: nothing this client sends outlives `at` (a monotonic time).
 
-        A request still under way then is cut off: a timer thread shuts its
-        connection down, so the blocked read ends and the request fails as a
-        dropped connection would. Nothing is sent from that thread.
+        Only a time is set here, as a signal handler may call this; see
+        watch_for_stop() for a request still under way by then.
         """
-        if self.stop_at is not None and self.stop_at <= at:
-            return
-        self.stop_at = at
-        if self._cutter is not None:
-            self._cutter.cancel()
-        self._cutter = threading.Timer(max(0.0, at - time.monotonic()), self._cut)
-        self._cutter.daemon = True
-        self._cutter.start()
+        if self.stop_at is None or at < self.stop_at:
+            self.stop_at = at
+
+    def watch_for_stop(self) -> None:
+        """Start a thread that cuts off a request still under way when the time to stop
+        comes: it shuts the connection down, so the blocked read ends and the request
+        fails as a dropped connection would. Nothing is sent from that thread."""
+
+        def watch() -> None:
+            while self.stop_at is None or time.monotonic() < self.stop_at:
+                time.sleep(0.05)
+            self._cut()
+
+        threading.Thread(target=watch, name="stop-watch", daemon=True).start()
 
     def _cut(self) -> None:
         for twin in list(self._sockets):
@@ -2822,7 +2826,12 @@ def _delete(
 
 
 def _delete_once(
-    client: AuraClient, token: str, instance_id: str, *, unknown_is_error: bool = False
+    client: AuraClient,
+    token: str,
+    instance_id: str,
+    *,
+    unknown_is_error: bool = False,
+    name: str | None = None,
 ) -> None:
     """One DELETE, then a GET confirming that Aura is destroying the instance or
     that it is gone; then its credentials files here go too. AuraError if not.
@@ -2839,21 +2848,35 @@ def _delete_once(
                 f"no instance has the id {instance_id}; --list shows the tenant's instances",
                 exit_code=EXIT_USAGE,
             ) from None
-        if (
-            refusal.status != 404
-        ):  # 404: deleted already, or by a first DELETE whose answer was lost
+        # 404: deleted already, or by a first DELETE whose answer was lost. 409 to an
+        # instance that is being deleted (by an earlier run, say): Aura may refuse a
+        # second DELETE, and the instance goes all the same.
+        deleting = refusal.status == 409 and _status_of(client, token, instance_id) in _DELETING
+        if refusal.status != 404 and not deleting:
             raise
+    instance = instance_id + (f" ({name!r})" if name is not None else "")
     try:
         status = client.get_instance(token, instance_id).get("status")
     except AuraError as check:
         if check.status != 404:
             raise
-        log.info("Instance %s is deleted.", instance_id)
+        log.info("Instance %s is deleted.", instance)
     else:
-        if status not in ("destroying", "deleting"):
-            raise AuraError(f"Aura accepted the DELETE, but instance {instance_id} is {status!r}")
-        log.info("Instance %s is being deleted.", instance_id)
+        if status not in _DELETING:
+            raise AuraError(f"Aura accepted the DELETE, but instance {instance} is {status!r}")
+        log.info("Instance %s is being deleted.", instance)
     _forget_credentials(instance_id)
+
+
+_DELETING = ("destroying", "deleting")  # "deleting": what Neo4j's own clients' tests see
+
+
+def _status_of(client: AuraClient, token: str, instance_id: str) -> Any:
+    """The instance's status, or None if it cannot be had."""
+    try:
+        return client.get_instance(token, instance_id).get("status")
+    except AuraError:
+        return None
 
 
 def _forget_credentials(instance_id: str) -> None:
@@ -2972,7 +2995,7 @@ def _delete_in_rounds(
             for instance in pending:
                 instance_id, name = instance["id"], instance["name"]
                 try:
-                    _delete_once(client, token, instance_id)
+                    _delete_once(client, token, instance_id, name=name)
                 except AuraError as failure:
                     if failure.exit_code == EXIT_AUTH:
                         raise
@@ -3193,6 +3216,7 @@ class _Signals:
 
     def bound(self, client: AuraClient) -> None:
         self._client = client
+        client.watch_for_stop()
 
     @property
     def first(self) -> int:
