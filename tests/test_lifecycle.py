@@ -1,6 +1,6 @@
 """Issue 15: nothing billed is left behind, however a `-- COMMAND` job ends.
 
-End-to-end tests of the signal and lifecycle promises (tests/../spec15.md):
+End-to-end tests of the signal and lifecycle promises of issue 15:
 from the first SIGINT, SIGTERM or SIGHUP the script exits by itself within
 SIGNAL_EXIT_TIMEOUT with the instance deleted and confirmed, or with exactly
 one "error: ... delete it with: COMMAND" line whose COMMAND, run later,
@@ -13,7 +13,9 @@ Every run is a real interpreter (signals need one) in a session of its own,
 with no terminal and stdin from /dev/null, as on a CI runner. The script runs
 through WRAPPER, which imports it and shrinks its named constants before
 calling main(): everything, GitHub's cancel sequence included, is scaled by
-SCALE (1/3), so that a test takes seconds, not tens of seconds. What a test
+SCALE (1/3; SIGNAL_EXIT_TIMEOUT a little less, see SHRUNK), so that a test
+takes seconds, not tens of seconds. The printed delete commands run the same
+way, from the path they name. What a test
 checks is then not a timing but an outcome: the script exited by itself
 (130, 143 or 129, not killed by SIGKILL) before the scaled SIGKILL would
 have come. The tests wait on events and held answers of the fake, and poll
