@@ -1132,7 +1132,7 @@ def resolve_settings(
     api_url, url_problem = _checked_api_url(str(values.get("API_URL", API_URL)))
     problems = [url_problem] if url_problem else []
     if mode in ("create", "dry-run"):  # the others use neither the spec nor the file
-        problems += _spec_problems(spec, spec_sources)
+        problems += _spec_problems(spec, spec_sources, in_file=not args.no_credentials_file)
         # A dry run checks the file too: it is to find whatever would stop the real run.
         if not args.no_credentials_file:
             problems += _credentials_path_problems(args.credentials_file)
@@ -1381,8 +1381,13 @@ def _spec_from(
     return ordered, spec_sources
 
 
-def _spec_problems(spec: Mapping[str, Any], sources: Mapping[str, str]) -> list[str]:
-    """The checks of the body that need no network, each a sentence naming the source."""
+def _spec_problems(
+    spec: Mapping[str, Any], sources: Mapping[str, str], *, in_file: bool
+) -> list[str]:
+    """The checks of the body that need no network, each a sentence naming the source.
+
+    `in_file`: the name goes into a credentials file, so it must be one it can hold.
+    """
 
     def given(field: str) -> str:
         where = sources.get(field, "")
@@ -1400,6 +1405,12 @@ def _spec_problems(spec: Mapping[str, Any], sources: Mapping[str, str]) -> list[
         problems.append(
             f"the instance name is {len(name)} characters long{given('name')}; Aura allows at "
             f"most {MAX_NAME_LENGTH}"
+        )
+    elif in_file and _dotenv_value(name) is None:
+        problems.append(
+            f"the instance name {name!r}{given('name')} cannot be written in the credentials "
+            "file so that python-dotenv and a shell both read it back exactly; choose another "
+            "--name, or --no-credentials-file"
         )
     kind = spec.get("type")
     if kind not in INSTANCE_TYPES:
@@ -2412,9 +2423,9 @@ def _default_credentials_path(instance_id: str) -> str:
 def _credentials_file_text(values: dict[str, str]) -> str | None:
     """The credentials in the Aura console's format, which also works as a .env file.
 
-    Every value reads back exactly as Aura sent it, with python-dotenv or
-    read_dotenv; None if one cannot (python-dotenv expands ${...} in any
-    quotes, and has no escape for most control characters).
+    Every value reads back exactly as Aura sent it, one key a line, with python-dotenv
+    (interpolation on), read_dotenv and `set -a; . FILE` in bash, which runs nothing;
+    None if a value cannot be written so (see _dotenv_value).
     """
     lines = [
         "# Wait 60 seconds before connecting using these details, or login to "
@@ -2436,23 +2447,32 @@ _CREDENTIALS_FILE_KEYS = (
     ("AURA_INSTANCEID", "id"),
     ("AURA_INSTANCENAME", "name"),
 )
-_DOTENV_BARE = re.compile(r"[A-Za-z0-9_.,:;/?@%&*+=!^~()\[\]{}<>|-]*")
-# What python-dotenv decodes in double quotes; it has no escape for other controls.
-_DOTENV_ESCAPES = {
-    "\\": "\\\\",
-    '"': '\\"',
-    **{c: f"\\{e}" for c, e in zip("\a\b\f\n\r\t\v", "abfnrtv")},
-}
-_DOTENV_UNWRITABLE = re.compile(r"\$\{|[\x00-\x06\x0e-\x1f\x7f-\x9f]")
+# Characters that mean nothing to python-dotenv or to bash unquoted (Aura's passwords; `!`
+# expands only in what is typed at a terminal, never in a sourced file).
+_DOTENV_BARE = re.compile(r"[A-Za-z0-9_@%+=:,./!-]*")
+# What no quotes make both readers agree on: `${` (python-dotenv expands it in all of them),
+# a raw CR (python-dotenv reads it as LF), escapes for controls (bash decodes none), raw
+# controls but tab (a terminal would act on them; a raw newline would also let a line-based
+# reader take the rest for a key of its own), and lone surrogates (not UTF-8).
+_DOTENV_UNWRITABLE = re.compile(r"\$\{|[\x00-\x08\x0a-\x1f\x7f-\x9f\ud800-\udfff]")
+# In single quotes, python-dotenv decodes `\\` and `\'`, bash nothing; in double quotes
+# both decode `\\` and `\"`, and bash expands `$` and backticks.
+_DOTENV_NOT_IN_SINGLE_QUOTES = re.compile(r"['\\]")
+_DOTENV_NOT_IN_DOUBLE_QUOTES = re.compile(r"[$`]")
 
 
 def _dotenv_value(value: str) -> str | None:
-    """`value` as .env text that reads back exactly, on one line; None if none can."""
+    """`value` as .env text that python-dotenv and bash both read back exactly, on one
+    line, with nothing expanded or run; None if there is none."""
     if _DOTENV_BARE.fullmatch(value):
         return value
     if _DOTENV_UNWRITABLE.search(value):
         return None
-    return '"' + "".join(_DOTENV_ESCAPES.get(char, char) for char in value) + '"'
+    if not _DOTENV_NOT_IN_SINGLE_QUOTES.search(value):
+        return f"'{value}'"
+    if not _DOTENV_NOT_IN_DOUBLE_QUOTES.search(value):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return None
 
 
 def _save_credentials(content: str, path: str) -> None:
