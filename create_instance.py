@@ -1293,7 +1293,7 @@ def resolve_settings(
     api_url, url_problem = _checked_api_url(str(values.get("API_URL", API_URL)))
     problems = [url_problem] if url_problem else []
     if mode in ("create", "dry-run"):  # the others use neither the spec nor the file
-        problems += _spec_problems(spec, spec_sources)
+        problems += _spec_problems(spec, spec_sources, in_file=not args.no_credentials_file)
         # A dry run checks the file too: it is to find whatever would stop the real run.
         if not args.no_credentials_file:
             problems += _credentials_path_problems(args.credentials_file)
@@ -1542,8 +1542,13 @@ def _spec_from(
     return ordered, spec_sources
 
 
-def _spec_problems(spec: Mapping[str, Any], sources: Mapping[str, str]) -> list[str]:
-    """The checks of the body that need no network, each a sentence naming the source."""
+def _spec_problems(
+    spec: Mapping[str, Any], sources: Mapping[str, str], *, in_file: bool
+) -> list[str]:
+    """The checks of the body that need no network, each a sentence naming the source.
+
+    `in_file`: the name goes into a credentials file, so it must be one it can hold.
+    """
 
     def given(field: str) -> str:
         where = sources.get(field, "")
@@ -1561,6 +1566,12 @@ def _spec_problems(spec: Mapping[str, Any], sources: Mapping[str, str]) -> list[
         problems.append(
             f"the instance name is {len(name)} characters long{given('name')}; Aura allows at "
             f"most {MAX_NAME_LENGTH}"
+        )
+    elif in_file and _dotenv_value(name) is None:
+        problems.append(
+            f"the instance name {name!r}{given('name')} cannot be written in the credentials "
+            "file so that python-dotenv and a shell both read it back exactly; choose another "
+            "--name, or --no-credentials-file"
         )
     kind = spec.get("type")
     if kind not in INSTANCE_TYPES:
@@ -1638,19 +1649,32 @@ def _credentials_path_problems(path: str | None) -> list[str]:
 
 
 # The .env grammar of python-dotenv 1.2.4 (its src/dotenv/parser.py), rebuilt here so that the
-# script needs only `requests`. open() has already turned "\r\n" and "\r" into "\n".
+# script needs only `requests`. Line ends have already been turned into "\n". One regex reads
+# a statement (a quoted value is then found by its closing quote), so that reading takes time
+# and memory in proportion to the file, whatever it holds; the file is at most 1 MiB.
+_DOTENV_MAX_BYTES = 1 << 20
 _DOTENV_BLANK = re.compile(r"\s*")
-_DOTENV_EXPORT = re.compile(r"export[^\S\n]+")
-_DOTENV_KEY = re.compile(r"'([^']+)'|([^'=#\s][^=#\s]*)")  # 'any key' or one without = # space
-_DOTENV_EQUALS = re.compile(r"[^\S\n]*=([^\S\n]*)")
-# Per quote: the quoted value (a backslash always takes the next character along, so `\"` does
-# not end it) and the only escapes python-dotenv decodes there; other backslashes stay.
+# Blank lines, `export ` (never given back: `export =x` is an error, not the key "export"),
+# then a comment, or a key ('any key' or one without = # space) with either `=` and its value
+# (quoted without a backslash up to the end of the line, which is then all of it as written,
+# or else the rest of the line) or only a comment after it. Each part stops where the next
+# must start, so a match goes over its statement about once, whatever the statement holds.
+_DOTENV_STATEMENT = re.compile(
+    r"\s*(?P<start>)(?:export[^\S\n]+|(?!export[^\S\n]))"
+    r"(?:#[^\n]*|(?:'(?P<quoted_key>[^']+)'|(?P<key>[^'=#\s][^=#\s]*))[^\S\n]*"
+    r"(?:=(?P<space>[^\S\n]*)"
+    r"(?:(?P<plain>'[^'\\]*'|\"[^\"\\]*\")(?=\n|\Z)|(?P<rest>[^\n]*))"
+    r"|(?:#[^\n]*)?))"
+    r"(?:\n|\Z)"
+)
+# Per quote: a quote with the run of backslashes before it (it ends the value if the run is
+# even, as a backslash always takes the next character along), and the only escapes
+# python-dotenv decodes inside; other backslashes stay.
 _DOTENV_QUOTES = {
-    "'": (re.compile(r"'([^'\\]*(?:\\.[^'\\]*)*)'", re.DOTALL), re.compile(r"\\([\\'])")),
-    '"': (re.compile(r'"([^"\\]*(?:\\.[^"\\]*)*)"', re.DOTALL), re.compile(r"\\([\\'\"abfnrtv])")),
+    "'": (re.compile(r"(?<!\\)\\*'"), re.compile(r"\\([\\'])")),
+    '"': (re.compile(r'(?<!\\)\\*"'), re.compile(r"\\([\\'\"abfnrtv])")),
 }
 _DOTENV_CONTROLS = dict(zip("abfnrtv", "\a\b\f\n\r\t\v"))
-_DOTENV_REST_OF_LINE = re.compile(r"[^\n]*")
 _DOTENV_INLINE_COMMENT = re.compile(r"\s#")  # an unquoted value ends at a space before `#`
 _DOTENV_END = re.compile(r"[^\S\n]*(?:#[^\n]*)?(?:\n|\Z)")
 
@@ -1662,7 +1686,8 @@ def read_dotenv(path: str = ".env") -> dict[str, str]:
     arrives intact. A key alone on a line (no `=`) has no value and is left out, as is an
     earlier value of that key. A statement python-dotenv cannot parse (an unclosed quote, text
     after a closing quote) is an error where python-dotenv would skip it with a warning: it is
-    reported by python-dotenv's line number and never echoed, as it may hold a secret.
+    reported by python-dotenv's line number and never echoed, as it may hold a secret. A file
+    over 1 MiB is an error too.
     """
     return {key: value for key, (value, _line) in _read_dotenv_lines(path).items()}
 
@@ -1671,35 +1696,50 @@ def _read_dotenv_lines(path: str) -> dict[str, tuple[str, int]]:
     """read_dotenv, with the line each value was set on (for messages)."""
     text = _dotenv_text(path)
     values: dict[str, tuple[str, int]] = {}
-    position, line = 0, 1
-    while position < len(text):
-        start = _DOTENV_BLANK.match(text, position).end()
-        line += text.count("\n", position, start)
-        statement = _dotenv_statement(text, start)
+    position, line, counted = 0, 1, 0  # `line` is the line `counted` is on
+    while True:
+        statement = _dotenv_statement(text, position)
         if statement is None:
-            message = f"{path} line {line} cannot be parsed (an unclosed quote?)"
-            raise AuraError(message, exit_code=EXIT_USAGE)
-        key, value, end = statement
+            start = _DOTENV_BLANK.match(text, position).end()
+            if start == len(text):
+                return values
+            line += text.count("\n", counted, start)
+            raise AuraError(
+                f"{path} line {line} cannot be parsed (an unclosed quote?)", exit_code=EXIT_USAGE
+            )
+        start, key, value, position = statement
         if key is not None and value is not None:
+            line += text.count("\n", counted, start)
+            counted = start
             values[key] = (value, line)
         elif key is not None:
             values.pop(key, None)
-        line += text.count("\n", start, end)
-        position = end
-    return values
 
 
 def _dotenv_text(path: str) -> str:
-    """The text of the regular file at `path` without its BOM; "" if nothing is there.
+    """The text of the regular file at `path`, with "\n" line ends and without its BOM; ""
+    if nothing is there.
 
     Anything else at `path` (a dangling link, a directory, a FIFO that would block) is
-    refused before it is opened.
+    refused before it is opened, a file over 1 MiB before it is read.
     """
     try:
-        if not stat.S_ISREG(os.stat(path).st_mode):
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode):
             raise AuraError(f"{path} is not a regular file", exit_code=EXIT_USAGE)
-        with open(path, encoding="utf-8") as file:
-            return file.read().removeprefix("\ufeff")
+        size, data, more = info.st_size, b"", ""
+        if size <= _DOTENV_MAX_BYTES:
+            with open(path, "rb") as file:
+                data = file.read(_DOTENV_MAX_BYTES + 1)
+            if len(data) > _DOTENV_MAX_BYTES:  # grown since, or of a size not told (/proc)
+                size, more = len(data), " or more"
+        if size > _DOTENV_MAX_BYTES:
+            raise AuraError(
+                f"{path} is {size:,} bytes{more}; a .env file may have at most 1 MiB "
+                f"({_DOTENV_MAX_BYTES:,} bytes)",
+                exit_code=EXIT_USAGE,
+            )
+        text = data.decode("utf-8")
     except FileNotFoundError:
         if os.path.lexists(path):
             raise AuraError(f"{path} is a link to a missing file", exit_code=EXIT_USAGE) from None
@@ -1708,39 +1748,48 @@ def _dotenv_text(path: str) -> str:
         raise AuraError(f"{path} is not UTF-8 text", exit_code=EXIT_USAGE) from None
     except OSError as exc:
         raise AuraError(f"cannot read {path}: {exc.strerror}", exit_code=EXIT_USAGE) from None
+    # As open() in text mode, which python-dotenv uses, reads them.
+    return text.replace("\r\n", "\n").replace("\r", "\n").removeprefix("\ufeff")
 
 
-def _dotenv_statement(text: str, start: int) -> tuple[str | None, str | None, int] | None:
-    """The statement at `start` (blank lines first) as (key, value, where it ends), or None.
+def _dotenv_statement(text: str, position: int) -> tuple[int, str | None, str | None, int] | None:
+    """The statement after the blank lines at `position`, as (where it starts, key, value,
+    where it ends); None at the end of the text, or if python-dotenv could not parse it.
 
-    The key is None for a comment or the blank end of the file, the value None for a key
-    alone. None means python-dotenv could not parse the statement.
+    The key is None for a comment, the value None for a key alone.
     """
-    position = _DOTENV_BLANK.match(text, start).end()
-    if position == len(text):
-        return None, None, position
-    export = _DOTENV_EXPORT.match(text, position)
-    position = export.end() if export else position
-    key = value = None
-    if not text.startswith("#", position):
-        found = _DOTENV_KEY.match(text, position)
-        if not found:
-            return None
-        key, position = found[1] or found[2], found.end()
-    equals = _DOTENV_EQUALS.match(text, position)
-    if equals and text[equals.end() : equals.end() + 1] in _DOTENV_QUOTES:
-        quoted, escape = _DOTENV_QUOTES[text[equals.end()]]
-        found = quoted.match(text, equals.end())
-        if not found:
-            return None
-        value = escape.sub(lambda match: _DOTENV_CONTROLS.get(match[1], match[1]), found[1])
-        position = found.end()
-    elif equals:  # from just after `=`, so that in `KEY= # note` the comment has its space
-        rest = _DOTENV_REST_OF_LINE.match(text, equals.start(1))
-        value = _DOTENV_INLINE_COMMENT.split(rest[0], maxsplit=1)[0].strip()
-        position = rest.end()
-    end = _DOTENV_END.match(text, position)
-    return (key, value, end.end()) if end else None
+    found = _DOTENV_STATEMENT.match(text, position)
+    if not found:
+        return None
+    start, key = found.start("start"), found["quoted_key"] or found["key"]
+    plain, rest = found.group("plain", "rest")
+    if plain is not None:
+        value: str | None = plain[1:-1]
+    elif rest is None:  # a comment, or a key alone
+        value = None
+    elif rest[:1] in _DOTENV_QUOTES:  # with a backslash, over lines, or never closed
+        return _dotenv_quoted(text, start, key, found.start("rest"))
+    elif found["space"] and rest.startswith("#"):  # `KEY= # note` is empty, `KEY=#x` is "#x"
+        value = ""
+    else:
+        value = _DOTENV_INLINE_COMMENT.split(rest, maxsplit=1)[0].rstrip()
+    return start, key, value, found.end()
+
+
+def _dotenv_quoted(
+    text: str, start: int, key: str, opening: int
+) -> tuple[int, str, str, int] | None:
+    """The statement from `start` whose value is quoted from `opening`, as _dotenv_statement."""
+    closing, escape = _DOTENV_QUOTES[text[opening]]
+    for candidate in closing.finditer(text, opening + 1):
+        if (candidate.end() - candidate.start()) % 2:  # an even run of backslashes before it
+            end = _DOTENV_END.match(text, candidate.end())
+            if not end:
+                return None
+            parts = escape.split(text[opening + 1 : candidate.end() - 1])
+            parts[1::2] = [_DOTENV_CONTROLS.get(char, char) for char in parts[1::2]]
+            return start, key, "".join(parts), end.end()
+    return None
 
 
 class _Parser(argparse.ArgumentParser):
@@ -2573,9 +2622,9 @@ def _default_credentials_path(instance_id: str) -> str:
 def _credentials_file_text(values: dict[str, str]) -> str | None:
     """The credentials in the Aura console's format, which also works as a .env file.
 
-    Every value reads back exactly as Aura sent it, with python-dotenv or
-    read_dotenv; None if one cannot (python-dotenv expands ${...} in any
-    quotes, and has no escape for most control characters).
+    Every value reads back exactly as Aura sent it, one key a line, with python-dotenv
+    (interpolation on), read_dotenv and `set -a; . FILE` in bash, which runs nothing;
+    None if a value cannot be written so (see _dotenv_value).
     """
     lines = [
         "# Wait 60 seconds before connecting using these details, or login to "
@@ -2597,23 +2646,32 @@ _CREDENTIALS_FILE_KEYS = (
     ("AURA_INSTANCEID", "id"),
     ("AURA_INSTANCENAME", "name"),
 )
-_DOTENV_BARE = re.compile(r"[A-Za-z0-9_.,:;/?@%&*+=!^~()\[\]{}<>|-]*")
-# What python-dotenv decodes in double quotes; it has no escape for other controls.
-_DOTENV_ESCAPES = {
-    "\\": "\\\\",
-    '"': '\\"',
-    **{c: f"\\{e}" for c, e in zip("\a\b\f\n\r\t\v", "abfnrtv")},
-}
-_DOTENV_UNWRITABLE = re.compile(r"\$\{|[\x00-\x06\x0e-\x1f\x7f-\x9f]")
+# Characters that mean nothing to python-dotenv or to bash unquoted (Aura's passwords; `!`
+# expands only in what is typed at a terminal, never in a sourced file).
+_DOTENV_BARE = re.compile(r"[A-Za-z0-9_@%+=:,./!-]*")
+# What no quotes make both readers agree on: `${` (python-dotenv expands it in all of them),
+# a raw CR (python-dotenv reads it as LF), escapes for controls (bash decodes none), raw
+# controls but tab (a terminal would act on them; a raw newline would also let a line-based
+# reader take the rest for a key of its own), and lone surrogates (not UTF-8).
+_DOTENV_UNWRITABLE = re.compile(r"\$\{|[\x00-\x08\x0a-\x1f\x7f-\x9f\ud800-\udfff]")
+# In single quotes, python-dotenv decodes `\\` and `\'`, bash nothing; in double quotes
+# both decode `\\` and `\"`, and bash expands `$` and backticks.
+_DOTENV_NOT_IN_SINGLE_QUOTES = re.compile(r"['\\]")
+_DOTENV_NOT_IN_DOUBLE_QUOTES = re.compile(r"[$`]")
 
 
 def _dotenv_value(value: str) -> str | None:
-    """`value` as .env text that reads back exactly, on one line; None if none can."""
+    """`value` as .env text that python-dotenv and bash both read back exactly, on one
+    line, with nothing expanded or run; None if there is none."""
     if _DOTENV_BARE.fullmatch(value):
         return value
     if _DOTENV_UNWRITABLE.search(value):
         return None
-    return '"' + "".join(_DOTENV_ESCAPES.get(char, char) for char in value) + '"'
+    if not _DOTENV_NOT_IN_SINGLE_QUOTES.search(value):
+        return f"'{value}'"
+    if not _DOTENV_NOT_IN_DOUBLE_QUOTES.search(value):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return None
 
 
 def _save_credentials(content: str, path: str) -> None:

@@ -10,8 +10,12 @@ it; the line of its first character is the one a user can find.)
 
 from __future__ import annotations
 
+import contextlib
 import os
+import random
 import re
+import time
+import tracemalloc
 
 import dotenv
 import pytest
@@ -163,8 +167,14 @@ def python_dotenv(path) -> dict[str, str] | tuple[int, str]:
 def test_read_dotenv_agrees_with_python_dotenv(tmp_path, text):
     path = tmp_path / ".env"
     path.write_bytes(text.encode("utf-8"))
-    expected = python_dotenv(path)
 
+    assert_agrees(path)
+
+
+def assert_agrees(path) -> None:
+    """read_dotenv gives python-dotenv's values for `path`, or an error for its first unparsable
+    statement (see the module docstring)."""
+    expected = python_dotenv(path)
     if isinstance(expected, dict):
         assert ci.read_dotenv(str(path)) == expected
         return
@@ -252,3 +262,174 @@ def test_a_file_that_is_not_utf8_is_refused(tmp_path):
     with pytest.raises(ci.AuraError, match="not UTF-8") as raised:
         ci.read_dotenv(str(path))
     assert raised.value.exit_code == 2
+
+
+# -- random files ---------------------------------------------------------------------------
+
+# What the grammar cares about, and a few things around it.
+TOKENS = [
+    *("a", "Zz9", "=", " ", "\t", "\n", "\r", "\r\n", "#", "'", '"', "\\", "\\n", "\\'"),
+    *('\\"', "export", "export ", "${a}", "$", "é", "\x0b", "\u00a0", "\u2028", "\ufeff", "\x00"),
+]
+
+
+def random_statement(rng: random.Random) -> str:
+    """A line such as a .env holds (indented, exported, quoted, commented), or nearly."""
+
+    def some(count: int, without: str = "") -> str:
+        tokens = [token for token in TOKENS if not set(token) & set(without)]
+        return "".join(rng.choices(tokens, k=count))
+
+    space = rng.choice(["", " ", "  ", "\t"])
+    key = rng.choice(["a", "Zz9", "é", "'a b'", "a'b", "export", "$k", "a.b-c"])
+    single, double = (
+        "'" + some(rng.randint(0, 4), "'") + "'",
+        '"' + some(rng.randint(0, 4), '"') + '"',
+    )
+    value = rng.choice(["", some(rng.randint(1, 4), "\n\r#'\""), single, double, some(6)])
+    binding = rng.choice([f"{key}{space}={space}{value}", key, f"#{value}"])
+    line = rng.choice(["", space, "export "]) + binding + rng.choice(["", space, " # c", "#c"])
+    if rng.random() < 0.2:  # a token anywhere
+        at = rng.randint(0, len(line))
+        line = line[:at] + rng.choice(TOKENS) + line[at:]
+    return line + rng.choice(["\n", "\n", "\r\n", "\r", "\n\n"])
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_random_files_read_as_python_dotenv_reads_them(tmp_path, seed):
+    rng = random.Random(seed)
+    for number in range(150):
+        path = tmp_path / f"{number}.env"
+        lines = [random_statement(rng) for _ in range(rng.randint(1, 6))]
+        path.write_bytes("".join(lines).encode("utf-8"))
+
+        assert_agrees(path)
+
+
+def test_random_bytes_are_read_or_refused_without_a_traceback(tmp_path):
+    rng = random.Random(16)
+    for number in range(300):
+        data = bytes(rng.choices(b"aZ= #'\"\\\n\r\t\xc3\xa9\xff\x00", k=rng.randint(1, 60)))
+        path = tmp_path / f"{number}.env"
+        path.write_bytes(data)
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            with pytest.raises(ci.AuraError, match="not UTF-8") as raised:
+                ci.read_dotenv(str(path))
+            assert raised.value.exit_code == 2
+        else:
+            assert_agrees(path)
+
+
+# -- size and resources ---------------------------------------------------------------------
+
+MIB = 1 << 20
+
+
+def test_a_dotenv_over_1_mib_is_exit_2_naming_its_size_before_any_request(fake, run, tmp_path):
+    (tmp_path / ".env").write_bytes(b"# note\n" * (MIB // 7) + b"A=12\n")
+    size = (tmp_path / ".env").stat().st_size
+    assert size == MIB + 1
+
+    result = run()
+
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert f".env is {size:,} bytes; a .env file may have at most 1 MiB" in result.stderr
+    assert fake.connections == 0
+
+
+def test_a_dotenv_of_1_mib_is_read(tmp_path):
+    path = tmp_path / ".env"
+    path.write_bytes(b"# note\n" * (MIB // 7) + b"A=1\n")
+    assert path.stat().st_size == MIB
+
+    assert ci.read_dotenv(str(path)) == {"A": "1"}
+
+
+def test_a_sparse_4_gb_dotenv_is_refused_before_it_is_opened(tmp_path, monkeypatch):
+    with open(tmp_path / ".env", "wb") as file:
+        file.truncate(4 << 30)
+
+    assert "is 4,294,967,296 bytes;" in refused(tmp_path / ".env", monkeypatch)
+
+
+def test_a_dotenv_longer_than_its_size_says_is_read_no_further_than_1_mib(tmp_path, monkeypatch):
+    """As files in /proc, whose size is 0, or one that grows as it is read."""
+    path = tmp_path / ".env"
+    path.write_bytes(b"A=1\n" * MIB)
+    real_stat = os.stat
+    told = os.stat_result((*real_stat(path)[:6], 0, *real_stat(path)[7:]))
+    monkeypatch.setattr(
+        ci.os, "stat", lambda name, **kw: told if name == str(path) else real_stat(name, **kw)
+    )
+
+    with pytest.raises(
+        ci.AuraError, match=r"is 1,048,577 bytes or more; .* at most 1 MiB"
+    ) as raised:
+        ci.read_dotenv(str(path))
+    assert raised.value.exit_code == 2
+
+
+def fill(unit: str, head: str = "", tail: str = "") -> str:
+    """head, unit repeated, tail: just under 1 MiB in UTF-8."""
+    room = MIB - len(head.encode()) - len(tail.encode())
+    return head + unit * (room // len(unit.encode())) + tail
+
+
+# The inputs that cost the most to read, each just under 1 MiB, and what they read as.
+WORST = {
+    "comment lines": (fill("#\n"), {}),
+    "blank lines": (fill("\n"), {}),
+    "keys alone": (fill("a\n"), {}),
+    "empty values": (fill("a=\n"), {"a": ""}),
+    "quoted values": (fill("a=''\n"), {"a": ""}),
+    "escaped quoted values": (fill('a="\\n"\n'), {"a": "\n"}),
+    "export lines": (fill("export a=\n"), {"a": ""}),
+    "a long key": (fill("K", tail="=v"), {"K" * (MIB - 2): "v"}),
+    "a long value of escapes": (fill("\\n", head='A="', tail='"'), {"A": "\n" * (MIB // 2 - 2)}),
+    "a\\ pairs after an unclosed double quote": (fill("a\\", head='A="'), 1),
+    "escaped quotes after an unclosed double quote": (fill('\\"', head='A="'), 1),
+    "backslashes after an unclosed single quote": (fill("\\", head="A='"), 1),
+    "text after an unclosed single quote": (fill("a", head="A='"), 1),
+    "an unclosed quoted key": (fill("a", head="'"), 1),
+    "export repeated": (fill("export ", tail="A=1"), 1),
+    "a key, spaces and a word": (fill(" ", head="a", tail="b"), 1),
+    "a quoted value, spaces and a word": (fill(" ", head="a='x'", tail="b"), 1),
+}
+
+
+@pytest.mark.parametrize(("text", "expected"), WORST.values(), ids=WORST.keys())
+def test_the_costliest_files_under_1_mib_are_read_in_linear_time(tmp_path, text, expected):
+    """A guard against quadratic time, not a measurement: each of these takes about 0.3 s of
+    CPU or less (see the issue 16 figures); quadratic behaviour would take minutes."""
+    path = tmp_path / ".env"
+    path.write_text(text, encoding="utf-8", newline="")
+    started = time.process_time()
+
+    if isinstance(expected, dict):
+        assert ci.read_dotenv(str(path)) == expected
+    else:
+        with pytest.raises(ci.AuraError, match=f"line {expected} cannot be parsed"):
+            ci.read_dotenv(str(path))
+    assert time.process_time() - started < 5
+
+
+@pytest.mark.parametrize(
+    "text",
+    [fill("a\\", head='A="'), fill("\\", head='A="'), fill("\\n", head='A="', tail='"')],
+    ids=["a\\ pairs, unclosed", "backslashes, unclosed", "escapes, closed"],
+)
+def test_a_quoted_value_of_1_mib_is_read_in_bounded_memory(tmp_path, text):
+    """A backtracking regex took 75 MB of memory for each MiB of these."""
+    path = tmp_path / ".env"
+    path.write_text(text, encoding="utf-8", newline="")
+    tracemalloc.start()
+    try:
+        with contextlib.suppress(ci.AuraError):
+            ci.read_dotenv(str(path))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 25 * MIB  # the text (twice, as bytes and as str) and its value
