@@ -44,6 +44,7 @@ import contextlib
 import datetime
 import difflib
 import errno
+import html
 import ipaddress
 import json
 import logging
@@ -61,7 +62,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn, TypeVar
-from urllib.parse import quote, urljoin, urlsplit
+from urllib.parse import quote, quote_plus, urljoin, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -216,30 +217,77 @@ class Secrets:
     """The secrets of a run; whatever is added here is never shown or logged.
 
     The client secret and its Basic-auth forms, every access token and the new
-    password are added as they appear. Shorter than 8 characters is no Aura
-    credential, and replacing it would mangle ordinary text.
+    password are added as they appear, each also in the forms a server may
+    echo it in (see _forms). Shorter than 8 characters is no Aura credential,
+    and replacing it would mangle ordinary text.
     """
 
     def __init__(self) -> None:
         self._known: set[str] = set()
 
     def add(self, *secrets: str) -> None:
-        self._known.update(secret for secret in secrets if len(secret) >= 8)
+        for secret in secrets:
+            if len(secret) >= 8:
+                self._known |= _forms(secret)
 
     def redact(self, text: str, keep: str = "") -> str:
-        """`text` with every secret but `keep` replaced by [redacted]."""
-        for secret in sorted(self._known - {keep}, key=len, reverse=True):
+        """`text` with every secret but `keep` (in any of its forms) replaced by [redacted]."""
+        for secret in sorted(self._known - _forms(keep), key=len, reverse=True):
             text = text.replace(secret, "[redacted]")
         return text
 
 
-_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# cp1252 as browsers and .NET read it: its five undefined bytes stay C1 controls.
+_CP1252 = {
+    byte: bytes([byte]).decode("cp1252")
+    for byte in range(0x80, 0xA0)
+    if byte not in (0x81, 0x8D, 0x8F, 0x90, 0x9D)
+}
+
+
+def _forms(secret: str) -> set[str]:
+    """`secret` as itself, as its UTF-8 bytes read as Latin-1 and as cp1252 (a
+    server that took the wrong charset), and percent-, JSON- and HTML-escaped."""
+    latin1 = secret.encode("utf-8").decode("latin-1")
+    escaped = {
+        quote(secret, safe=""),
+        quote_plus(secret, safe=""),
+        json.dumps(secret)[1:-1],
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+        html.escape(secret),
+        html.escape(secret).encode("ascii", "xmlcharrefreplace").decode(),
+    }
+    return {secret, latin1, latin1.translate(_CP1252), *escaped}
+
+
+# C0 and C1 controls (U+0085 and \v, \f, \x1c-\x1e among them, which some readers
+# take as line breaks), the line and paragraph separators, and the bidi controls
+# that reorder what a terminal shows.
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
 
 
 def _printable(text: str) -> str:
-    r"""`text` with every C0 and C1 control escaped (\n, \x1b), so it stays one line
-    and cannot steer the terminal."""
+    r"""`text` with every control character escaped (\n, \x1b, \u202e), so it stays one
+    line and cannot steer the terminal."""
     return _CONTROLS.sub(lambda match: match[0].encode("unicode_escape").decode(), text)
+
+
+# What makes a GitHub runner act on a line (ActionCommand.cs): "::" after leading
+# white space (C#'s TrimStart, which also removes Unicode spaces; zero-width ones
+# added to be safe), or the older "##[" anywhere.
+_COMMAND_START = re.compile(r"^((?:[^\S\r\n]|[\u180e\u200b\ufeff])*):(?=:)", re.M)
+_OLD_COMMAND = re.compile(r"#(?=#\[)")
+
+
+def _inert(text: str, starts_line: bool = True) -> str:
+    r"""`text` (lines of it, or the rest of a line if not `starts_line`) with what a
+    GitHub runner would act on escaped: `::` as `\u003a:`, `##[` as `#\u0023[`.
+
+    The escapes are JSON's too, so JSON stays valid and decodes to the same
+    value. Only the mask lines, which never pass here, are commands.
+    """
+    text = _OLD_COMMAND.sub(r"\\u0023", text)
+    return _COMMAND_START.sub(r"\1\\u003a", text) if starts_line else text
 
 
 class _Retry(Retry):
@@ -2175,10 +2223,7 @@ class _SafeFormatter(logging.Formatter):
         self.secrets = secrets
 
     def format(self, record: logging.LogRecord) -> str:
-        line = _printable(self.secrets.redact(super().format(record)))
-        # A line starting with :: is a workflow command to GitHub Actions; only
-        # the mask lines, which do not pass here, may be one.
-        return f" {line}" if line.startswith("::") else line
+        return _inert(_printable(self.secrets.redact(super().format(record))))
 
 
 class Output:
@@ -2235,7 +2280,7 @@ class Output:
             yield
         finally:
             if self.result and self.settings.output == "json":
-                self._stdout(json.dumps(self.result) + "\n")
+                self._stdout(_inert(json.dumps(self.result)) + "\n")
 
     def deliver(self, instance: dict[str, Any]) -> None:
         """Save and show a new instance's credentials (file, CI, masks, then text)."""
@@ -2243,7 +2288,9 @@ class Output:
         password = _field(instance, "password")
         self.secrets.add(password)
         self.result = {
-            key: value if key == "password" else self._redacted(value, keep=password)
+            self.secrets.redact(key, password): value
+            if key == "password"
+            else self._redacted(value, keep=password)
             for key, value in instance.items()
         }
         values = self.credentials = {key: _field(self.result, key) for key in _CREDENTIAL_FIELDS}
@@ -2254,7 +2301,7 @@ class Output:
             log.info("No credentials file (--no-credentials-file): stdout is the only copy.")
         if settings.github_output:
             self._write_github_outputs(settings.github_output, values)
-        masks = [f"::add-mask::{secret}" for secret in _mask_values(password)]
+        masks = [f"::add-mask::{value}" for value in _mask_values(password)]
         if settings.github_actions:
             # The runner reads workflow commands from stderr as well as stdout, and
             # stderr is the stream a calling script does not capture.
@@ -2282,7 +2329,7 @@ class Output:
             lines.append(f"Password {values['password']}")
         lines.append(f"Connection URI {values['connection_url']}")
         # A missing value prints as nothing, never as "None", which reads like a password.
-        return [line if line in masks else _printable(line).rstrip() for line in lines]
+        return [line if line in masks else _inert(_printable(line).rstrip()) for line in lines]
 
     def remove_credentials_file(self) -> None:
         """After a confirmed delete: the file's instance no longer exists."""
@@ -2344,12 +2391,15 @@ class Output:
         if isinstance(value, list):
             return [self._redacted(item, keep) for item in value]
         if isinstance(value, dict):
-            return {key: self._redacted(item, keep) for key, item in value.items()}
+            return {
+                self.secrets.redact(key, keep): self._redacted(item, keep)
+                for key, item in value.items()
+            }
         return value
 
     def _show(self, text: str) -> None:
         """Write a result that is the whole point of the run; a closed stdout is an error."""
-        if not _write_stdout(self.secrets.redact(text)):
+        if not _write_stdout(_inert(self.secrets.redact(text))):
             raise AuraError("stdout was closed before the result could be written")
 
     def _stdout(self, text: str) -> None:
@@ -2396,10 +2446,17 @@ def _credential_problems(instance: dict[str, Any]) -> list[str]:
 
 
 def _mask_values(password: str) -> list[str]:
-    """What to mask in a GitHub log: each line of the password, and its escaped form."""
-    lines = [line for line in re.split(r"\r\n|\r|\n", password) if line.strip()]
-    shown = _printable(password)
-    return lines + ([shown] if shown != password else [])
+    """The data of the mask lines for a GitHub log: the password, each of its lines,
+    and every form in which a line shows it (escaped in text, in JSON), each
+    escaped as the runner un-escapes a command's data."""
+    lines = re.split(r"\r\n|\r|\n", password)
+    shown = (_printable(password), json.dumps(password)[1:-1])
+    forms = [password, *lines, *shown, *(_inert(form, starts_line=False) for form in shown)]
+    return [
+        form.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+        for form in dict.fromkeys(forms)
+        if form.strip()
+    ]
 
 
 def _default_credentials_path(instance_id: str) -> str:
