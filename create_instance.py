@@ -110,6 +110,7 @@ BACKOFF_MAX = 8
 MIN_REQUEST_INTERVAL = 60 / 125  # the API allows 125 requests a minute
 MAX_ANSWER_BYTES = 10_000_000  # the API's answers are kilobytes; more is refused, unread
 READ_CHUNK = 16_384  # bytes of an answer read, and decompressed, at a time
+MAX_JSON_DEPTH = 100  # levels of nesting an answer may have; the API's have 4 or 5
 MAX_REDIRECTS = 3  # redirects followed within the API's own scheme, host and port
 WAIT_INTERVAL = 3  # seconds between status polls with --wait: 20 a minute
 WAIT_TIMEOUT = 900  # creation "can occasionally take up to 10 minutes"
@@ -833,8 +834,14 @@ def _tenant_listing(tenants: list[dict[str, Any]]) -> str:
 def _json_of(
     response: requests.Response, what: str, redact: Callable[[str], str]
 ) -> dict[str, Any]:
-    """Decode a successful answer, which the API always makes a JSON object."""
-    payload = _decoded(response)
+    """Decode a successful answer, which the API always makes a JSON object.
+
+    A create answer nested too deep is read all the same, with what lies
+    deeper than MAX_JSON_DEPTH left out: it may hold the one-time password.
+    """
+    payload, cut = _parsed(response.content)
+    if cut and not _may_create(response.request.method or "", response.url or ""):
+        payload = None
     if not isinstance(payload, dict):
         raise AuraError(
             f"{what} answered HTTP {response.status_code} with {_describe_body(response, redact)}, "
@@ -845,11 +852,48 @@ def _json_of(
 
 
 def _decoded(response: requests.Response) -> Any:
-    """The answer's JSON, or None if it is not JSON (or nests deeper than Python recurses)."""
+    """The answer's JSON, or None if it is not JSON or nests deeper than MAX_JSON_DEPTH."""
+    payload, cut = _parsed(response.content)
+    return None if cut else payload
+
+
+# A JSON string, or a bracket outside one.
+_JSON_NESTING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')
+_LEFT_OUT = "[left out: nested deeper than the API ever sends]"
+
+
+def _parsed(body: bytes) -> tuple[Any, bool]:
+    """A body's JSON (UTF-8, whatever charset it claims; None if it is not JSON),
+    and whether containers deeper than MAX_JSON_DEPTH were cut: each is _LEFT_OUT.
+
+    The depth is found before parsing, by one pass over brackets and strings:
+    Python's parser, and any code that walks what it returns, would fail near
+    1,000 levels with a RecursionError.
+    """
     try:
-        return response.json()
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return None, False
+    cut = False
+    if text.count("[") + text.count("{") > MAX_JSON_DEPTH:
+        kept: list[str] = []
+        depth = start = end = 0
+        for token in _JSON_NESTING.finditer(text):
+            if token[0] in "[{":
+                depth += 1
+                if depth == MAX_JSON_DEPTH + 1:
+                    start = token.start()
+            elif token[0] in "]}":
+                depth -= 1
+                if depth == MAX_JSON_DEPTH:
+                    kept += [text[end:start], json.dumps(_LEFT_OUT)]
+                    end = token.end()
+        cut = bool(kept) or depth > MAX_JSON_DEPTH
+        text = "".join(kept) + text[end:]
+    try:
+        return json.loads(text), cut
     except (ValueError, RecursionError):
-        return None
+        return None, cut
 
 
 def _data_list(answer: dict[str, Any], what: str) -> list[dict[str, Any]]:
@@ -917,25 +961,24 @@ def _error_from(response: requests.Response, what: str, redact: Callable[[str], 
 def _describe_body(response: requests.Response, redact: Callable[[str], str]) -> str:
     """A short, safe description of a body that is not the API's JSON.
 
-    Secrets are redacted before the text is cut short, so no cut can leave
-    part of one.
-    Only its start is looked at: a whole body of up to MAX_ANSWER_BYTES would
-    cost seconds of charset guessing, and the title search grows with the
-    square of the text it is given.
+    It is read as UTF-8, whatever charset it claims: a secret in it then
+    reads as itself and is redacted (Secrets also knows its mojibake). Secrets
+    are redacted before the text is cut short, so no cut can leave part of
+    one. Only its start is looked at: the title search grows with the square
+    of the text it is given. Nothing of a successful token or create answer
+    is quoted: it holds a token or the password, in whatever form.
     """
-    start = response.content[:4096]
-    try:
-        text = start.decode(response.encoding or "utf-8", errors="replace").strip()
-    except LookupError:  # a charset Python does not know
-        text = start.decode("utf-8", errors="replace").strip()
-    text = redact(text)
+    text = redact(response.content[:4096].decode("utf-8", errors="replace").strip())
     if not text:
         return "an empty body"
+    kind = redact(response.headers.get("Content-Type", "unknown type").split(";")[0])
+    url = response.url or ""
+    if response.ok and (_is_token_url(url) or _may_create(response.request.method or "", url)):
+        return f"a {kind} body"
     title = re.search(r"<title[^>]*>(.*?)</title>", text, re.I | re.S)
     if title:
         return f"an HTML page titled {title.group(1).strip()[:80]!r}"
-    kind = response.headers.get("Content-Type", "unknown type").split(";")[0]
-    if _is_token_url(response.url or ""):  # whatever it is, it may carry a token
+    if _is_token_url(url):  # whatever it is, it may carry a token
         return f"a {kind} body"
     return f"a {kind} body starting {text[:80]!r}"
 
@@ -1634,7 +1677,9 @@ class _Parser(argparse.ArgumentParser):
     """argparse, with usage errors in one line and the documented exit code."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
+        self.exit(
+            EXIT_USAGE, _inert(_printable(f"{self.prog}: error: {message} (see --help)")) + "\n"
+        )
 
 
 def _seconds(text: str) -> float:
@@ -2003,6 +2048,7 @@ def _create(
         if failure.status == 400 and failure.exit_code != EXIT_AUTH:
             raise _explain_rejection(client, token, spec, failure) from None
         raise
+    client.secrets.add(_field(instance, "password"))  # before anything of the answer is shown
     log.info(
         "Created %s instance %r (%s) in tenant %s; Aura takes a few minutes to start it.",
         spec["type"],
@@ -2442,7 +2488,18 @@ def _credential_problems(instance: dict[str, Any]) -> list[str]:
                 problems.append(f"had no {key}")
         elif not isinstance(value, str):
             problems.append(f"had a {type(value).__name__} as {key}, not text")
+    if _left_out(instance):
+        problems.append(f"nested deeper than {MAX_JSON_DEPTH} levels, which was left out")
     return problems
+
+
+def _left_out(value: Any) -> bool:
+    """Whether part of a decoded answer was nested too deep to read (see _parsed)."""
+    if isinstance(value, dict):
+        return any(_left_out(item) for item in value.values())
+    if isinstance(value, list):
+        return any(_left_out(item) for item in value)
+    return value == _LEFT_OUT
 
 
 def _mask_values(password: str) -> list[str]:
@@ -2587,7 +2644,7 @@ class _Progress:
 
     def show(self, status: str, elapsed: float) -> None:
         note = "" if status in KNOWN_STATUSES else " (a status this script does not know)"
-        status = _printable(status)  # it came from the network
+        status = _inert(_printable(status), starts_line=False)  # it came from the network
         if self.on_terminal:
             _write_stderr(f"\r\x1b[KInstance status: {status}{note}, {elapsed:.0f} s")
         elif status != self.last:
