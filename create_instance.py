@@ -282,7 +282,7 @@ _OLD_COMMAND = re.compile(r"#(?=#\[)")
 
 def _inert(text: str, starts_line: bool = True) -> str:
     r"""`text` (lines of it, or the rest of a line if not `starts_line`) with what a
-    GitHub runner would act on escaped: `::` as `\u003a:`, `##[` as `#\u0023[`.
+    GitHub runner would act on escaped: `::` as `\u003a:`, `##[` as `\u0023#[`.
 
     The escapes are JSON's too, so JSON stays valid and decodes to the same
     value. Only the mask lines, which never pass here, are commands.
