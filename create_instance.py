@@ -45,6 +45,7 @@ import datetime
 import difflib
 import errno
 import functools
+import html
 import ipaddress
 import json
 import logging
@@ -63,7 +64,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from types import MappingProxyType, SimpleNamespace
 from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn, TypeVar
-from urllib.parse import quote, urljoin, urlsplit
+from urllib.parse import quote, quote_plus, urljoin, urlsplit
 
 if TYPE_CHECKING:
     import subprocess
@@ -98,6 +99,7 @@ BACKOFF_MAX = 8
 MIN_REQUEST_INTERVAL = 60 / 125  # the API allows 125 requests a minute
 MAX_ANSWER_BYTES = 10_000_000  # the API's answers are kilobytes; more is refused, unread
 READ_CHUNK = 16_384  # bytes of an answer read, and decompressed, at a time
+MAX_JSON_DEPTH = 100  # levels of nesting an answer may have; the API's have 4 or 5
 MAX_REDIRECTS = 3  # redirects followed within the API's own scheme, host and port
 WAIT_INTERVAL = 3  # seconds between status polls with --wait: 20 a minute
 WAIT_TIMEOUT = 900  # creation "can occasionally take up to 10 minutes"
@@ -206,30 +208,77 @@ class Secrets:
     """The secrets of a run; whatever is added here is never shown or logged.
 
     The client secret and its Basic-auth forms, every access token and the new
-    password are added as they appear. Shorter than 8 characters is no Aura
-    credential, and replacing it would mangle ordinary text.
+    password are added as they appear, each also in the forms a server may
+    echo it in (see _forms). Shorter than 8 characters is no Aura credential,
+    and replacing it would mangle ordinary text.
     """
 
     def __init__(self) -> None:
         self._known: set[str] = set()
 
     def add(self, *secrets: str) -> None:
-        self._known.update(secret for secret in secrets if len(secret) >= 8)
+        for secret in secrets:
+            if len(secret) >= 8:
+                self._known |= _forms(secret)
 
     def redact(self, text: str, keep: str = "") -> str:
-        """`text` with every secret but `keep` replaced by [redacted]."""
-        for secret in sorted(self._known - {keep}, key=len, reverse=True):
+        """`text` with every secret but `keep` (in any of its forms) replaced by [redacted]."""
+        for secret in sorted(self._known - _forms(keep), key=len, reverse=True):
             text = text.replace(secret, "[redacted]")
         return text
 
 
-_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# cp1252 as browsers and .NET read it: its five undefined bytes stay C1 controls.
+_CP1252 = {
+    byte: bytes([byte]).decode("cp1252")
+    for byte in range(0x80, 0xA0)
+    if byte not in (0x81, 0x8D, 0x8F, 0x90, 0x9D)
+}
+
+
+def _forms(secret: str) -> set[str]:
+    """`secret` as itself, as its UTF-8 bytes read as Latin-1 and as cp1252 (a
+    server that took the wrong charset), and percent-, JSON- and HTML-escaped."""
+    latin1 = secret.encode("utf-8").decode("latin-1")
+    escaped = {
+        quote(secret, safe=""),
+        quote_plus(secret, safe=""),
+        json.dumps(secret)[1:-1],
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+        html.escape(secret),
+        html.escape(secret).encode("ascii", "xmlcharrefreplace").decode(),
+    }
+    return {secret, latin1, latin1.translate(_CP1252), *escaped}
+
+
+# C0 and C1 controls (U+0085 and \v, \f, \x1c-\x1e among them, which some readers
+# take as line breaks), the line and paragraph separators, and the bidi controls
+# that reorder what a terminal shows.
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
 
 
 def _printable(text: str) -> str:
-    r"""`text` with every C0 and C1 control escaped (\n, \x1b), so it stays one line
-    and cannot steer the terminal."""
+    r"""`text` with every control character escaped (\n, \x1b, \u202e), so it stays one
+    line and cannot steer the terminal."""
     return _CONTROLS.sub(lambda match: match[0].encode("unicode_escape").decode(), text)
+
+
+# What makes a GitHub runner act on a line (ActionCommand.cs): "::" after leading
+# white space (C#'s TrimStart, which also removes Unicode spaces; zero-width ones
+# added to be safe), or the older "##[" anywhere.
+_COMMAND_START = re.compile(r"^((?:[^\S\r\n]|[\u180e\u200b\ufeff])*):(?=:)", re.M)
+_OLD_COMMAND = re.compile(r"#(?=#\[)")
+
+
+def _inert(text: str, starts_line: bool = True) -> str:
+    r"""`text` (lines of it, or the rest of a line if not `starts_line`) with what a
+    GitHub runner would act on escaped: `::` as `\u003a:`, `##[` as `\u0023#[`.
+
+    The escapes are JSON's too, so JSON stays valid and decodes to the same
+    value. Only the mask lines, which never pass here, are commands.
+    """
+    text = _OLD_COMMAND.sub(r"\\u0023", text)
+    return _COMMAND_START.sub(r"\1\\u003a", text) if starts_line else text
 
 
 class AuraClient:
@@ -452,8 +501,14 @@ def _token_refusal(answer: _Answer, redact: Callable[[str], str]) -> AuraError:
 
 
 def _json_of(response: _Answer, what: str, redact: Callable[[str], str]) -> dict[str, Any]:
-    """Decode a successful answer, which the API always makes a JSON object."""
-    payload = _decoded(response)
+    """Decode a successful answer, which the API always makes a JSON object.
+
+    A create answer nested too deep is read all the same, with what lies
+    deeper than MAX_JSON_DEPTH left out: it may hold the one-time password.
+    """
+    payload, cut = _parsed(response.content)
+    if cut and not _may_create(response.method, response.url or ""):
+        payload = None
     if not isinstance(payload, dict):
         raise AuraError(
             f"{what} answered HTTP {response.status_code} with {_describe_body(response, redact)}, "
@@ -464,11 +519,48 @@ def _json_of(response: _Answer, what: str, redact: Callable[[str], str]) -> dict
 
 
 def _decoded(response: _Answer) -> Any:
-    """The answer's JSON, or None if it is not JSON (or nests deeper than Python recurses)."""
+    """The answer's JSON, or None if it is not JSON or nests deeper than MAX_JSON_DEPTH."""
+    payload, cut = _parsed(response.content)
+    return None if cut else payload
+
+
+# A JSON string, or a bracket outside one.
+_JSON_NESTING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')
+_LEFT_OUT = "[left out: nested deeper than the API ever sends]"
+
+
+def _parsed(body: bytes) -> tuple[Any, bool]:
+    """A body's JSON (UTF-8, whatever charset it claims; None if it is not JSON),
+    and whether containers deeper than MAX_JSON_DEPTH were cut: each is _LEFT_OUT.
+
+    The depth is found before parsing, by one pass over brackets and strings:
+    Python's parser, and any code that walks what it returns, would fail near
+    1,000 levels with a RecursionError.
+    """
     try:
-        return response.json()
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return None, False
+    cut = False
+    if text.count("[") + text.count("{") > MAX_JSON_DEPTH:
+        kept: list[str] = []
+        depth = start = end = 0
+        for token in _JSON_NESTING.finditer(text):
+            if token[0] in "[{":
+                depth += 1
+                if depth == MAX_JSON_DEPTH + 1:
+                    start = token.start()
+            elif token[0] in "]}":
+                depth -= 1
+                if depth == MAX_JSON_DEPTH:
+                    kept += [text[end:start], json.dumps(_LEFT_OUT)]
+                    end = token.end()
+        cut = bool(kept) or depth > MAX_JSON_DEPTH
+        text = "".join(kept) + text[end:]
+    try:
+        return json.loads(text), cut
     except (ValueError, RecursionError):
-        return None
+        return None, cut
 
 
 def _data_list(answer: dict[str, Any], what: str) -> list[dict[str, Any]]:
@@ -539,25 +631,24 @@ def _error_from(
 def _describe_body(response: _Answer, redact: Callable[[str], str]) -> str:
     """A short, safe description of a body that is not the API's JSON.
 
-    Secrets are redacted before the text is cut short, so no cut can leave
-    part of one.
-    Only its start is looked at: a whole body of up to MAX_ANSWER_BYTES would
-    cost seconds of charset guessing, and the title search grows with the
-    square of the text it is given.
+    It is read as UTF-8, whatever charset it claims: a secret in it then
+    reads as itself and is redacted (Secrets also knows its mojibake). Secrets
+    are redacted before the text is cut short, so no cut can leave part of
+    one. Only its start is looked at: the title search grows with the square
+    of the text it is given. Nothing of a successful token or create answer
+    is quoted: it holds a token or the password, in whatever form.
     """
-    start = response.content[:4096]
-    try:
-        text = start.decode(response.encoding or "utf-8", errors="replace").strip()
-    except LookupError:  # a charset Python does not know
-        text = start.decode("utf-8", errors="replace").strip()
-    text = redact(text)
+    text = redact(response.content[:4096].decode("utf-8", errors="replace").strip())
     if not text:
         return "an empty body"
+    kind = redact(response.headers.get("Content-Type", "unknown type").split(";")[0])
+    url = response.url or ""
+    if response.ok and (_is_token_url(url) or _may_create(response.method, url)):
+        return f"a {kind} body"
     title = re.search(r"<title[^>]*>(.*?)</title>", text, re.I | re.S)
     if title:
         return f"an HTML page titled {title.group(1).strip()[:80]!r}"
-    kind = response.headers.get("Content-Type", "unknown type").split(";")[0]
-    if _is_token_url(response.url or ""):  # whatever it is, it may carry a token
+    if _is_token_url(url):  # whatever it is, it may carry a token
         return f"a {kind} body"
     return f"a {kind} body starting {text[:80]!r}"
 
@@ -575,6 +666,7 @@ def _utf8(username: str, password: str) -> tuple[bytes, bytes]:
 class _Answer(NamedTuple):
     """An answer read whole: all the rest of the script sees of HTTP."""
 
+    method: str
     status_code: int
     headers: Mapping[str, str]  # case-insensitive
     content: bytes
@@ -584,11 +676,6 @@ class _Answer(NamedTuple):
     @property
     def ok(self) -> bool:
         return self.status_code < 400
-
-    @property
-    def encoding(self) -> str | None:
-        """The charset the answer claims, if any."""
-        return _charset(self.headers.get("Content-Type", ""))
 
     def json(self) -> Any:
         return json.loads(self.content)
@@ -621,7 +708,7 @@ class _Transport:
         self._lock = threading.Lock()  # between a request and the watcher
         self._attempt_ends: float | None = None  # while an attempt is under way
         self._timed_out = False  # the watcher cut the attempt under way off
-        self._last_sent = 0.0
+        self._last_answered = 0.0  # pace counts from here: the API saw the request before
 
     @property
     def session(self) -> requests.Session:
@@ -724,8 +811,8 @@ class _Transport:
             self._watcher = threading.Thread(target=self._watch, name="deadlines", daemon=True)
             self._watcher.start()
         if self.pace:
-            self.pause(self._last_sent + self.pace - time.monotonic())
-        started = self._last_sent = time.monotonic()
+            self.pause(self._last_answered + self.pace - time.monotonic())
+        started = time.monotonic()
         until = self.until()
         if until is not None and until <= started:
             reason = "the run is stopping" if self.stopping() else "the time to wait is up"
@@ -745,6 +832,7 @@ class _Transport:
                 body = http.read_body(response, what) if read_body else b""
             retries = getattr(response.raw, "retries", None)
             answer = _Answer(
+                method,
                 response.status_code,
                 response.headers,
                 body,
@@ -754,6 +842,7 @@ class _Transport:
         except (http.requests.RequestException, http.urllib3.exceptions.HTTPError) as exc:
             raise self._failure(exc, url, what) from None
         finally:
+            self._last_answered = time.monotonic()
             with self._lock:
                 self._attempt_ends = None
         _log_answer(method, answer, time.monotonic() - started)
@@ -821,11 +910,6 @@ def _log_answer(method: str, answer: _Answer, seconds: float) -> None:
             seconds * 1000,
             f", X-Request-Id {request_id}" if request_id else "",
         )
-
-
-def _charset(content_type: str) -> str | None:
-    match = re.search(r"charset=[\"']?([\w.:-]+)", content_type, re.I)
-    return match[1] if match else None
 
 
 def _is_token_url(url: str) -> bool:
@@ -1796,7 +1880,9 @@ class _Parser(argparse.ArgumentParser):
     """argparse, with usage errors in one line and the documented exit code."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
+        self.exit(
+            EXIT_USAGE, _inert(_printable(f"{self.prog}: error: {message} (see --help)")) + "\n"
+        )
 
 
 def _seconds(text: str) -> float:
@@ -2042,6 +2128,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _run(settings: Settings, output: Output, signals: _Signals) -> int:
     """One run of the command line, after its settings are resolved and checked."""
     client = AuraClient(settings.api_url, settings.timeout, output.secrets)
+    if settings.mode == "sweep":  # it can send many requests: keep to the rate limit
+        client.transport.pace = MIN_REQUEST_INTERVAL
     token = client.get_oauth_token(settings.client_id, settings.client_secret)
     if settings.mode == "delete":
         _delete(client, token, settings.delete_id, unknown_is_error=True)
@@ -2072,6 +2160,7 @@ def _run(settings: Settings, output: Output, signals: _Signals) -> int:
             instance = _create(client, token, spec, existing)
             output.deliver(instance)
             disposal.instance_id = _instance_id(client, token, instance, spec, existing, settings)
+            output.credentials["id"] = disposal.instance_id  # the command's AURA_INSTANCEID
         if settings.wait_for:
             _wait(client, token, disposal.instance_id, instance, settings, output, created_at)
         if settings.command:
@@ -2165,6 +2254,7 @@ def _create(
         if failure.status == 400 and failure.exit_code != EXIT_AUTH:
             raise _explain_rejection(client, token, spec, failure) from None
         raise
+    client.secrets.add(_field(instance, "password"))  # before anything of the answer is shown
     log.info(
         "Created %s instance %r (%s) in tenant %s; Aura takes a few minutes to start it.",
         spec["type"],
@@ -2385,10 +2475,7 @@ class _SafeFormatter(logging.Formatter):
         self.secrets = secrets
 
     def format(self, record: logging.LogRecord) -> str:
-        line = _printable(self.secrets.redact(super().format(record)))
-        # A line starting with :: is a workflow command to GitHub Actions; only
-        # the mask lines, which do not pass here, may be one.
-        return f" {line}" if line.startswith("::") else line
+        return _inert(_printable(self.secrets.redact(super().format(record))))
 
 
 class Output:
@@ -2445,7 +2532,7 @@ class Output:
             yield
         finally:
             if self.result and self.settings.output == "json":
-                self._stdout(json.dumps(self.result) + "\n")
+                self._stdout(_inert(json.dumps(self.result)) + "\n")
 
     def deliver(self, instance: dict[str, Any]) -> None:
         """Save and show a new instance's credentials (file, CI, masks, then text)."""
@@ -2453,7 +2540,9 @@ class Output:
         password = _field(instance, "password")
         self.secrets.add(password)
         self.result = {
-            key: value if key == "password" else self._redacted(value, keep=password)
+            self.secrets.redact(key, password): value
+            if key == "password"
+            else self._redacted(value, keep=password)
             for key, value in instance.items()
         }
         values = self.credentials = {key: _field(self.result, key) for key in _CREDENTIAL_FIELDS}
@@ -2464,7 +2553,7 @@ class Output:
             log.info("No credentials file (--no-credentials-file): stdout is the only copy.")
         if settings.github_output:
             self._write_github_outputs(settings.github_output, values)
-        masks = [f"::add-mask::{secret}" for secret in _mask_values(password)]
+        masks = [f"::add-mask::{value}" for value in _mask_values(password)]
         if settings.github_actions:
             # The runner reads workflow commands from stderr as well as stdout, and
             # stderr is the stream a calling script does not capture.
@@ -2492,7 +2581,7 @@ class Output:
             lines.append(f"Password {values['password']}")
         lines.append(f"Connection URI {values['connection_url']}")
         # A missing value prints as nothing, never as "None", which reads like a password.
-        return [line if line in masks else _printable(line).rstrip() for line in lines]
+        return [line if line in masks else _inert(_printable(line).rstrip()) for line in lines]
 
     def remove_credentials_file(self) -> None:
         """After a confirmed delete: the file's instance no longer exists."""
@@ -2554,12 +2643,15 @@ class Output:
         if isinstance(value, list):
             return [self._redacted(item, keep) for item in value]
         if isinstance(value, dict):
-            return {key: self._redacted(item, keep) for key, item in value.items()}
+            return {
+                self.secrets.redact(key, keep): self._redacted(item, keep)
+                for key, item in value.items()
+            }
         return value
 
     def _show(self, text: str) -> None:
         """Write a result that is the whole point of the run; a closed stdout is an error."""
-        if not _write_stdout(self.secrets.redact(text)):
+        if not _write_stdout(_inert(self.secrets.redact(text))):
             raise AuraError("stdout was closed before the result could be written")
 
     def _stdout(self, text: str) -> None:
@@ -2602,14 +2694,32 @@ def _credential_problems(instance: dict[str, Any]) -> list[str]:
                 problems.append(f"had no {key}")
         elif not isinstance(value, str):
             problems.append(f"had a {type(value).__name__} as {key}, not text")
+    if _left_out(instance):
+        problems.append(f"nested deeper than {MAX_JSON_DEPTH} levels, which was left out")
     return problems
 
 
+def _left_out(value: Any) -> bool:
+    """Whether part of a decoded answer was nested too deep to read (see _parsed)."""
+    if isinstance(value, dict):
+        return any(_left_out(item) for item in value.values())
+    if isinstance(value, list):
+        return any(_left_out(item) for item in value)
+    return value == _LEFT_OUT
+
+
 def _mask_values(password: str) -> list[str]:
-    """What to mask in a GitHub log: each line of the password, and its escaped form."""
-    lines = [line for line in re.split(r"\r\n|\r|\n", password) if line.strip()]
-    shown = _printable(password)
-    return lines + ([shown] if shown != password else [])
+    """The data of the mask lines for a GitHub log: the password, each of its lines,
+    and every form in which a line shows it (escaped in text, in JSON), each
+    escaped as the runner un-escapes a command's data."""
+    lines = re.split(r"\r\n|\r|\n", password)
+    shown = (_printable(password), json.dumps(password)[1:-1])
+    forms = [password, *lines, *shown, *(_inert(form, starts_line=False) for form in shown)]
+    return [
+        form.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+        for form in dict.fromkeys(forms)
+        if form.strip()
+    ]
 
 
 def _default_credentials_path(instance_id: str) -> str:
@@ -2751,7 +2861,7 @@ class _Progress:
 
     def show(self, status: str, elapsed: float) -> None:
         note = "" if status in KNOWN_STATUSES else " (a status this script does not know)"
-        status = _printable(status)  # it came from the network
+        status = _inert(_printable(status), starts_line=False)  # it came from the network
         if self.on_terminal:
             _write_stderr(f"\r\x1b[KInstance status: {status}{note}, {elapsed:.0f} s")
         elif status != self.last:
@@ -2986,20 +3096,21 @@ class _Disposal:
                 _command_line(settings, "--delete", instance_id),
             )
             return
-        try:
-            with self.signals.held("the instance is being deleted"):
+        # Held as a whole: a signal must not cut off the line that names the instance.
+        with self.signals.held("the instance is being deleted"):
+            try:
                 _delete(self.client, self.token, instance_id)
                 self.output.remove_credentials_file()
-        except AuraError as failure:
-            message = (
-                f"instance {instance_id} was not deleted ({failure}); delete it with: "
-                f"{_command_line(settings, '--delete', instance_id)}"
-            )
-            if kind is None and not self.signals.received and self.command_code == 0:
-                raise AuraError(message, exit_code=EXIT_NOT_DELETED) from None
-            log.error("error: %s", message)
-            if kind is None and self.signals.received:
-                raise _Stopped(self.signals.first) from None
+            except AuraError as failure:
+                message = (
+                    f"instance {instance_id} was not deleted ({failure}); delete it with: "
+                    f"{_command_line(settings, '--delete', instance_id)}"
+                )
+                if kind is None and not self.signals.received and self.command_code == 0:
+                    raise AuraError(message, exit_code=EXIT_NOT_DELETED) from None
+                log.error("error: %s", message)
+                if kind is None and self.signals.received:
+                    raise _Stopped(self.signals.first) from None
 
 
 class _CreateUnanswered(AuraError):
@@ -3187,7 +3298,6 @@ def _sweep(
     """
     import fnmatch
 
-    client.transport.pace = MIN_REQUEST_INTERVAL  # a sweep sends many requests: keep to the limit
     now = datetime.datetime.now(datetime.timezone.utc)
     chosen: list[dict[str, Any]] = []
     skipped = 0
@@ -3506,7 +3616,7 @@ class _Signals:
         if self.pass_on is not None:
             self.pass_on(signum)
         if not self._held:
-            raise _Stopped(signum)
+            raise _Stopped(self.first)
         doing, if_stopped = self._held[-1]
         # A person at the terminal may cut the block short with a second Ctrl-C
         # (not a supervisor's SIGTERM after it), where the run has no deadline.

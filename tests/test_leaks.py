@@ -164,6 +164,7 @@ def test_a_multi_line_password_is_masked_line_by_line_and_injects_nothing(fake, 
 
     check(result, fake, tmp_path, 1)  # no credentials file holds a CR for bash and python-dotenv
     masks = {
+        "::add-mask::first-line-of-it%0A::add-mask::x%0D%0A::set-output name=x::y",  # all of it
         "::add-mask::first-line-of-it",
         "::add-mask::::add-mask::x",
         "::add-mask::::set-output name=x::y",
