@@ -20,6 +20,10 @@ from fake_aura import CLIENT_ID, CLIENT_SECRET, FakeAura
 
 SCRIPT = Path(__file__).resolve().parent.parent / "create_instance.py"
 
+# The script imports requests on its first request. Import it here, once, so that
+# each forked run (see run_forked) starts with it loaded, as it did before.
+create_instance._http()
+
 
 @pytest.fixture
 def fake():
