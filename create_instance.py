@@ -1350,21 +1350,63 @@ class Settings(NamedTuple):
     github_output: str | None = None
 
 
-# The settings a user may set anywhere: the constant's name (its variable is
-# AURA_ + the name), the flag's argparse name, and the POST /instances field.
+class _Setting(NamedTuple):
+    """A setting a user may set anywhere: its constant (whose variable is AURA_ + its
+    name), its flag, its POST /instances field, and what --help says of it."""
+
+    name: str
+    flag: str  # argparse's name: --cloud-provider is "cloud_provider"
+    field: str | None
+    help: str
+    when_empty: str  # what --help calls the value of an empty constant
+    spec: bool = True  # in --help's "instance spec" group
+    choices: tuple[str, ...] | None = None
+    metavar: str | None = None
+
+
 _CONSTANTS = (
-    ("TENANT", "tenant", None),
-    ("INSTANCE_NAME", "name", "name"),
-    ("INSTANCE_TYPE", "type", "type"),
-    ("CLOUD_PROVIDER", "cloud_provider", "cloud_provider"),
-    ("REGION", "region", "region"),
-    ("MEMORY", "memory", "memory"),
-    ("NEO4J_VERSION", "neo4j_version", "version"),
-    ("STORAGE", "storage", "storage"),
-    ("VECTOR_OPTIMIZED", "vector_optimized", "vector_optimized"),
-    ("GRAPH_ANALYTICS_PLUGIN", "graph_analytics_plugin", "graph_analytics_plugin"),
-    ("CUSTOMER_MANAGED_KEY_ID", "customer_managed_key_id", "customer_managed_key_id"),
-    ("API_URL", "api_url", None),
+    _Setting(
+        "TENANT", "tenant", None, "tenant (project) name or id", "the only tenant", spec=False
+    ),
+    _Setting("INSTANCE_NAME", "name", "name", "instance name", "none", spec=False),
+    _Setting("API_URL", "api_url", None, "Aura API base URL", API_URL, spec=False),
+    _Setting("INSTANCE_TYPE", "type", "type", "instance type", "none", choices=INSTANCE_TYPES),
+    _Setting(
+        "CLOUD_PROVIDER",
+        "cloud_provider",
+        "cloud_provider",
+        "cloud provider",
+        DEFAULTS["cloud_provider"],
+        choices=CLOUD_PROVIDERS,
+    ),
+    _Setting("REGION", "region", "region", "cloud region", DEFAULTS["region"]),
+    _Setting("MEMORY", "memory", "memory", "memory size such as 2GB", DEFAULTS["memory"]),
+    _Setting("NEO4J_VERSION", "neo4j_version", "version", "Neo4j version", DEFAULTS["version"]),
+    _Setting(
+        "STORAGE", "storage", "storage", "storage size such as 4GB", "none sent: Aura decides"
+    ),
+    _Setting(
+        "VECTOR_OPTIMIZED",
+        "vector_optimized",
+        "vector_optimized",
+        "optimize the instance for vector search",
+        "",
+    ),
+    _Setting(
+        "GRAPH_ANALYTICS_PLUGIN",
+        "graph_analytics_plugin",
+        "graph_analytics_plugin",
+        "install the Graph Analytics plugin; professional-db only",
+        "",
+    ),
+    _Setting(
+        "CUSTOMER_MANAGED_KEY_ID",
+        "customer_managed_key_id",
+        "customer_managed_key_id",
+        "encrypt with this customer managed key; enterprise-db and enterprise-ds only",
+        "none",
+        metavar="ID",
+    ),
 )
 _BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 _SPEC_ORDER = (
@@ -1394,7 +1436,7 @@ def resolve_settings(
     are reported together, in one AuraError with exit code 2.
     """
     lookup = _Lookup(args, environ, _read_dotenv_lines(dotenv_path))
-    found = {name: lookup.setting(name, flag) for name, flag, _field in _CONSTANTS}
+    found = {setting.name: lookup.setting(setting.name, setting.flag) for setting in _CONSTANTS}
     values = {name: hit[0] for name, hit in found.items() if hit}
     sources = {name: hit[1] for name, hit in found.items() if hit}
     client_id, client_secret = lookup.credentials()
@@ -1644,7 +1686,8 @@ def _spec_from(
     """
     spec: dict[str, Any] = {}
     spec_sources: dict[str, str] = {}
-    for name, _flag, field in _CONSTANTS:
+    for setting in _CONSTANTS:
+        name, field = setting.name, setting.field
         if field and name in values and values[name] is not False:
             spec[field], spec_sources[field] = values[name], sources[name]
     if spec.get("type") != "free-db":
@@ -1986,55 +2029,26 @@ def build_parser() -> argparse.ArgumentParser:
         "the command's own.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument(
-        "--tenant",
-        help=f"tenant (project) name or id ({_from('TENANT', 'the only tenant of the account')})",
+    spec = parser.add_argument_group(
+        "instance spec",
+        "For free-db, what is not set comes from the tenant's free configuration. "
+        "--list-configurations shows what the tenant offers.",
     )
-    parser.add_argument("--name", help=f"instance name ({_from('INSTANCE_NAME', 'none')})")
-    parser.add_argument("--api-url", help=f"Aura API base URL ({_from('API_URL', API_URL)})")
+    for setting in _CONSTANTS:
+        boolean = isinstance(globals()[setting.name], bool)
+        (spec if setting.spec else parser).add_argument(
+            f"--{setting.flag.replace('_', '-')}",
+            action=argparse.BooleanOptionalAction if boolean else "store",
+            choices=setting.choices,
+            metavar=setting.metavar,
+            help=f"{setting.help} ({_from(setting.name, setting.when_empty)})",
+        )
     parser.add_argument(
         "--timeout",
         type=_seconds,
         default=READ_TIMEOUT,
         metavar="SECONDS",
         help=f"seconds to wait for each answer from the API (default {READ_TIMEOUT})",
-    )
-
-    spec = parser.add_argument_group(
-        "instance spec",
-        "For free-db, what is not set comes from the tenant's free configuration. "
-        "--list-configurations shows what the tenant offers.",
-    )
-    spec.add_argument(
-        "--type", choices=INSTANCE_TYPES, help=f"instance type ({_from('INSTANCE_TYPE', 'none')})"
-    )
-    spec.add_argument(
-        "--cloud-provider",
-        choices=CLOUD_PROVIDERS,
-        help=f"cloud provider ({_from('CLOUD_PROVIDER', DEFAULTS['cloud_provider'])})",
-    )
-    spec.add_argument("--region", help=f"cloud region ({_from('REGION', DEFAULTS['region'])})")
-    spec.add_argument(
-        "--memory", help=f"memory size such as 2GB ({_from('MEMORY', DEFAULTS['memory'])})"
-    )
-    spec.add_argument(
-        "--neo4j-version",
-        help=f"Neo4j version ({_from('NEO4J_VERSION', DEFAULTS['version'])})",
-    )
-    spec.add_argument(
-        "--storage",
-        help=f"storage size such as 4GB ({_from('STORAGE', 'none sent: Aura decides')})",
-    )
-    spec.add_argument(
-        "--vector-optimized",
-        action=argparse.BooleanOptionalAction,
-        help=f"optimize the instance for vector search ({_from('VECTOR_OPTIMIZED', '')})",
-    )
-    spec.add_argument(
-        "--graph-analytics-plugin",
-        action=argparse.BooleanOptionalAction,
-        help="install the Graph Analytics plugin; professional-db only "
-        f"({_from('GRAPH_ANALYTICS_PLUGIN', '')})",
     )
     spec.add_argument(
         "--source-instance-id", metavar="ID", help="clone the new instance from this instance"
@@ -2043,12 +2057,6 @@ def build_parser() -> argparse.ArgumentParser:
         "--source-snapshot-id",
         metavar="ID",
         help="clone from this (exportable) snapshot of --source-instance-id",
-    )
-    spec.add_argument(
-        "--customer-managed-key-id",
-        metavar="ID",
-        help="encrypt with this customer managed key; enterprise-db and enterprise-ds only "
-        f"({_from('CUSTOMER_MANAGED_KEY_ID', 'none')})",
     )
 
     run = parser.add_argument_group("what to do")
