@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import copy
 import functools
 import ipaddress
 import json
@@ -296,7 +297,8 @@ class FakeAura:
                 {
                     "id": TENANT_ID,
                     "name": "Production",
-                    "instance_configurations": DEFAULT_CONFIGURATIONS,
+                    # a copy: tests edit their fake's offer, and must not edit the next one's
+                    "instance_configurations": copy.deepcopy(DEFAULT_CONFIGURATIONS),
                 }
             ]
         )
