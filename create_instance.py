@@ -298,7 +298,7 @@ class AuraClient:
         self.base_url = base_url
         self.secrets = secrets or Secrets()  # what it sends and receives, to keep out of output
         self.transport = _Transport(timeout)
-        self.token: str | None = None  # the newest token of the run
+        self.token = ""  # the newest token of the run, once get_oauth_token has one
         self._credentials: tuple[str, str] | None = None
         self._superseded: set[str] = set()  # tokens replaced by a renewal
 
@@ -2130,39 +2130,39 @@ def _run(settings: Settings, output: Output, signals: _Signals) -> int:
     client = AuraClient(settings.api_url, settings.timeout, output.secrets)
     if settings.mode == "sweep":  # it can send many requests: keep to the rate limit
         client.transport.pace = MIN_REQUEST_INTERVAL
-    token = client.get_oauth_token(settings.client_id, settings.client_secret)
+    client.get_oauth_token(settings.client_id, settings.client_secret)
     if settings.mode == "delete":
-        _delete(client, token, settings.delete_id, unknown_is_error=True)
+        _delete(client, settings.delete_id, unknown_is_error=True)
         return EXIT_OK
-    tenant_id = client.get_tenant_id(settings.tenant, token)
+    tenant_id = client.get_tenant_id(settings.tenant, client.token)
     if settings.mode == "list":
-        output.show_instances(_listed_instances(client, token, tenant_id))
+        output.show_instances(_listed_instances(client, tenant_id))
         return EXIT_OK
     if settings.mode == "sweep":
-        return _sweep(client, token, tenant_id, settings, output)
+        return _sweep(client, tenant_id, settings, output)
     if settings.mode == "list-configurations":
-        output.show_configurations(_tenant_configurations(client, token, tenant_id))
+        output.show_configurations(_tenant_configurations(client, tenant_id))
         return EXIT_OK
-    spec = _complete_spec(client, token, tenant_id, settings)
-    existing = _check_name_is_free(client, token, spec, settings)
+    spec = _complete_spec(client, tenant_id, settings)
+    existing = _check_name_is_free(client, spec, settings)
     if settings.mode == "dry-run":
         output.show_body(spec)
         return EXIT_OK
     if settings.command:
         signals.bound(client)  # from its first signal, the run has SIGNAL_EXIT_TIMEOUT s
-    with output.delivering(), _Disposal(client, token, settings, output, signals) as disposal:
+    with output.delivering(), _Disposal(client, settings, output, signals) as disposal:
         with signals.held(
             "the create call is under way and its password comes only once",
             "stopped during the create call; an instance may have been created whose "
             "password is lost: look for it in the Aura console",
         ):
             created_at = time.monotonic()
-            instance = _create(client, token, spec, existing)
+            instance = _create(client, spec, existing)
             output.deliver(instance)
-            disposal.instance_id = _instance_id(client, token, instance, spec, existing, settings)
+            disposal.instance_id = _instance_id(client, instance, spec, existing, settings)
             output.credentials["id"] = disposal.instance_id  # the command's AURA_INSTANCEID
         if settings.wait_for:
-            _wait(client, token, disposal.instance_id, instance, settings, output, created_at)
+            _wait(client, disposal.instance_id, instance, settings, output, created_at)
         if settings.command:
             environment = _command_environment(output.credentials)
             disposal.command_code = _run_command(settings.command, environment, signals)
@@ -2172,7 +2172,6 @@ def _run(settings: Settings, output: Output, signals: _Signals) -> int:
 
 def _instance_id(
     client: AuraClient,
-    token: str,
     instance: dict[str, Any],
     spec: dict[str, Any],
     existing: list[dict[str, Any]],
@@ -2184,7 +2183,7 @@ def _instance_id(
     instance_id = _field(instance, "id")
     if _PLAIN_ID.fullmatch(instance_id) or not (settings.wait_for or settings.command):
         return instance_id
-    instance_id = _found_by_name(client, token, spec, existing)
+    instance_id = _found_by_name(client, spec, existing)
     if instance_id:
         log.warning(
             "warning: the create answer had no usable instance id; instance %s is the one "
@@ -2200,9 +2199,7 @@ def _instance_id(
     )
 
 
-def _complete_spec(
-    client: AuraClient, token: str, tenant_id: str, settings: Settings
-) -> dict[str, Any]:
+def _complete_spec(client: AuraClient, tenant_id: str, settings: Settings) -> dict[str, Any]:
     """The create body for this tenant: tenant_id added, free-db filled in.
 
     A dry run (and free-db, which needs them anyway) checks the body against
@@ -2211,7 +2208,7 @@ def _complete_spec(
     """
     spec = {**settings.spec, "tenant_id": tenant_id}
     if spec["type"] == "free-db" or settings.mode == "dry-run":
-        offered = _tenant_configurations(client, token, tenant_id)
+        offered = _tenant_configurations(client, tenant_id)
         if spec["type"] == "free-db":
             _fill_free_spec(spec, offered)
         problem = _configuration_problem(spec, offered)
@@ -2229,10 +2226,10 @@ def _complete_spec(
 
 
 def _check_name_is_free(
-    client: AuraClient, token: str, spec: dict[str, Any], settings: Settings
+    client: AuraClient, spec: dict[str, Any], settings: Settings
 ) -> list[dict[str, Any]]:
     """Stop if the tenant has an instance of this name; return the tenant's instances."""
-    existing = client.list_instances(token, spec["tenant_id"])
+    existing = client.list_instances(client.token, spec["tenant_id"])
     same_name = [str(i.get("id")) for i in existing if i.get("name") == spec["name"]]
     if same_name and not settings.allow_duplicate_name:
         raise AuraError(
@@ -2244,15 +2241,15 @@ def _check_name_is_free(
 
 
 def _create(
-    client: AuraClient, token: str, spec: dict[str, Any], existing: list[dict[str, Any]]
+    client: AuraClient, spec: dict[str, Any], existing: list[dict[str, Any]]
 ) -> dict[str, Any]:
     """The create call, with a rejection explained and an ambiguous failure checked."""
     try:
-        instance = _create_without_duplicates(client, token, spec, existing)
+        instance = _create_without_duplicates(client, spec, existing)
     except AuraError as failure:
         # Not a refused token renewal (EXIT_AUTH): only the create call's own 400.
         if failure.status == 400 and failure.exit_code != EXIT_AUTH:
-            raise _explain_rejection(client, token, spec, failure) from None
+            raise _explain_rejection(client, spec, failure) from None
         raise
     client.secrets.add(_field(instance, "password"))  # before anything of the answer is shown
     log.info(
@@ -2266,7 +2263,7 @@ def _create(
 
 
 def _create_without_duplicates(
-    client: AuraClient, token: str, spec: dict[str, Any], existing: list[dict[str, Any]]
+    client: AuraClient, spec: dict[str, Any], existing: list[dict[str, Any]]
 ) -> dict[str, Any]:
     """create_instance, and after a failure that may have created it, find out.
 
@@ -2276,7 +2273,7 @@ def _create_without_duplicates(
     with the name that was not there before.
     """
     try:
-        return client.create_instance(token, spec)
+        return client.create_instance(client.token, spec)
     except AuraError as failure:
         if client.transport.stopping():  # a signal's deadline cut it off: no time to look
             raise _CreateUnanswered(str(failure)) from None
@@ -2291,7 +2288,7 @@ def _create_without_duplicates(
         try:
             appeared = [
                 instance
-                for instance in client.list_instances(token, spec["tenant_id"])
+                for instance in client.list_instances(client.token, spec["tenant_id"])
                 if instance.get("name") == spec["name"] and instance.get("id") not in known_ids
             ]
         except AuraError as check:
@@ -2312,9 +2309,7 @@ def _create_without_duplicates(
         ) from None
 
 
-def _explain_rejection(
-    client: AuraClient, token: str, spec: dict[str, Any], rejection: AuraError
-) -> AuraError:
+def _explain_rejection(client: AuraClient, spec: dict[str, Any], rejection: AuraError) -> AuraError:
     """A 400 from the create call: Aura's own message and reason, then, if the
     tenant's configurations disagree with the request, what it offers instead.
 
@@ -2327,10 +2322,12 @@ def _explain_rejection(
     refused += f" (reason: {', '.join(rejection.reasons)})" if rejection.reasons else ""
     refused += f" (X-Request-Id {rejection.request_id})" if rejection.request_id else ""
     if "tenant-not-found" in rejection.reasons:
-        unknown = _unknown_tenant(client, token, spec["tenant_id"])
+        unknown = _unknown_tenant(client, spec["tenant_id"])
         return AuraError(f"{refused}; {unknown}", exit_code=EXIT_USAGE)
     try:
-        problem = _configuration_problem(spec, client.get_configurations(token, spec["tenant_id"]))
+        problem = _configuration_problem(
+            spec, client.get_configurations(client.token, spec["tenant_id"])
+        )
     except AuraError:
         problem = None
     return AuraError(
@@ -2339,19 +2336,19 @@ def _explain_rejection(
     )
 
 
-def _tenant_configurations(client: AuraClient, token: str, tenant_id: str) -> list[dict[str, Any]]:
+def _tenant_configurations(client: AuraClient, tenant_id: str) -> list[dict[str, Any]]:
     """get_configurations, with an unknown tenant id reported as such."""
     try:
-        return client.get_configurations(token, tenant_id)
+        return client.get_configurations(client.token, tenant_id)
     except AuraError as exc:
         if exc.status == 404:
-            raise _unknown_tenant(client, token, tenant_id) from None
+            raise _unknown_tenant(client, tenant_id) from None
         raise
 
 
-def _unknown_tenant(client: AuraClient, token: str, tenant_id: str) -> AuraError:
+def _unknown_tenant(client: AuraClient, tenant_id: str) -> AuraError:
     try:
-        tenants: list[dict[str, Any]] | None = client.list_tenants(token)
+        tenants: list[dict[str, Any]] | None = client.list_tenants(client.token)
     except AuraError:
         tenants = None
     return _no_such_tenant(f"no tenant has the id {tenant_id}.", tenants)
@@ -2828,7 +2825,6 @@ def _write_stderr(text: str) -> None:
 
 def _wait(
     client: AuraClient,
-    token: str,
     instance_id: str,
     instance: dict[str, Any],
     settings: Settings,
@@ -2837,7 +2833,7 @@ def _wait(
 ) -> None:
     """--wait: until running, then (--wait-for query) until the database answers."""
     result = output.result
-    _wait_until_running(client, token, instance_id, settings.wait_timeout, result)
+    _wait_until_running(client, instance_id, settings.wait_timeout, result)
     result["running_after_s"] = round(time.monotonic() - created_at, 1)
     if settings.wait_for == "running":
         log.info(
@@ -2874,7 +2870,7 @@ class _Progress:
 
 
 def _wait_until_running(
-    client: AuraClient, token: str, instance_id: str, timeout: float, result: dict[str, Any]
+    client: AuraClient, instance_id: str, timeout: float, result: dict[str, Any]
 ) -> None:
     """Poll the instance until it runs; keep result["status"] current.
 
@@ -2891,7 +2887,7 @@ def _wait_until_running(
         polled_at = time.monotonic()
         try:
             with client.transport.deadline(deadline):
-                status = client.get_instance(token, instance_id).get("status")
+                status = client.get_instance(client.token, instance_id).get("status")
         except AuraError as exc:
             if exc.status == 404:
                 raise AuraError(
@@ -3060,10 +3056,9 @@ class _Disposal:
     """
 
     def __init__(
-        self, client: AuraClient, token: str, settings: Settings, output: Output, signals: _Signals
+        self, client: AuraClient, settings: Settings, output: Output, signals: _Signals
     ) -> None:
         self.client = client
-        self.token = token
         self.settings = settings
         self.output = output
         self.signals = signals
@@ -3099,7 +3094,7 @@ class _Disposal:
         # Held as a whole: a signal must not cut off the line that names the instance.
         with self.signals.held("the instance is being deleted"):
             try:
-                _delete(self.client, self.token, instance_id)
+                _delete(self.client, instance_id)
                 self.output.remove_credentials_file()
             except AuraError as failure:
                 message = (
@@ -3130,9 +3125,7 @@ def _command_line(settings: Settings, *action: str) -> str:
     return shlex.join(["python", script, *settings.repeated_flags, *action])
 
 
-def _delete(
-    client: AuraClient, token: str, instance_id: str, *, unknown_is_error: bool = False
-) -> None:
+def _delete(client: AuraClient, instance_id: str, *, unknown_is_error: bool = False) -> None:
     """Delete an instance and confirm it, asking again while Aura is busy with it.
 
     A 409 means Aura is still busy with the instance (creating it, say):
@@ -3146,7 +3139,7 @@ def _delete(
 
     def deleted() -> bool | None:
         try:
-            _delete_once(client, token, instance_id, unknown_is_error=unknown_is_error)
+            _delete_once(client, instance_id, unknown_is_error=unknown_is_error)
         except AuraError as refusal:
             if refusal.status != 409:
                 raise
@@ -3185,7 +3178,6 @@ def _delete(
 
 def _delete_once(
     client: AuraClient,
-    token: str,
     instance_id: str,
     *,
     unknown_is_error: bool = False,
@@ -3199,7 +3191,7 @@ def _delete_once(
     already).
     """
     try:
-        client.delete_instance(token, instance_id)
+        client.delete_instance(client.token, instance_id)
     except AuraError as refusal:
         if refusal.status == 404 and unknown_is_error and not refusal.resent:
             raise AuraError(
@@ -3209,12 +3201,12 @@ def _delete_once(
         # 404: deleted already, or by a first DELETE whose answer was lost. 409 to an
         # instance that is being deleted (by an earlier run, say): Aura may refuse a
         # second DELETE, and the instance goes all the same.
-        deleting = refusal.status == 409 and _status_of(client, token, instance_id) in _DELETING
+        deleting = refusal.status == 409 and _status_of(client, instance_id) in _DELETING
         if refusal.status != 404 and not deleting:
             raise
     instance = instance_id + (f" ({name!r})" if name is not None else "")
     try:
-        status = client.get_instance(token, instance_id).get("status")
+        status = client.get_instance(client.token, instance_id).get("status")
     except AuraError as check:
         if check.status != 404:
             raise
@@ -3229,10 +3221,10 @@ def _delete_once(
 _DELETING = ("destroying", "deleting")  # "deleting": what Neo4j's own clients' tests see
 
 
-def _status_of(client: AuraClient, token: str, instance_id: str) -> Any:
+def _status_of(client: AuraClient, instance_id: str) -> Any:
     """The instance's status, or None if it cannot be had."""
     try:
-        return client.get_instance(token, instance_id).get("status")
+        return client.get_instance(client.token, instance_id).get("status")
     except AuraError:
         return None
 
@@ -3254,15 +3246,13 @@ def _forget_credentials(instance_id: str) -> None:
                 log.info("Removed %s: its instance no longer exists.", name)
 
 
-def _found_by_name(
-    client: AuraClient, token: str, spec: dict[str, Any], existing: list[dict[str, Any]]
-) -> str:
+def _found_by_name(client: AuraClient, spec: dict[str, Any], existing: list[dict[str, Any]]) -> str:
     """The id of the instance just created, for a create answer without a usable one:
     the only instance of that name that was not there before the create call; ""
     if there is not exactly one (or the tenant cannot be listed)."""
     known = {instance.get("id") for instance in existing}
     try:
-        listed = _listed_instances(client, token, spec["tenant_id"])
+        listed = _listed_instances(client, spec["tenant_id"])
     except AuraError:
         return ""
     found = [
@@ -3276,19 +3266,17 @@ def _found_by_name(
     return found[0] if len(found) == 1 else ""
 
 
-def _listed_instances(client: AuraClient, token: str, tenant_id: str) -> list[dict[str, Any]]:
+def _listed_instances(client: AuraClient, tenant_id: str) -> list[dict[str, Any]]:
     """The tenant's instances as listed, every entry that is an object, odd ones included:
     the callers check the fields they use, so one odd entry spoils nothing."""
     path = f"/instances?tenantId={quote(tenant_id, safe='')}"
-    data = client.call_endpoint(path, "GET", token).get("data")
+    data = client.call_endpoint(path, "GET", client.token).get("data")
     if not isinstance(data, list):
         raise AuraError(f"GET /v1{path} answered without the expected data list")
     return [instance for instance in data if isinstance(instance, dict)]
 
 
-def _sweep(
-    client: AuraClient, token: str, tenant_id: str, settings: Settings, output: Output
-) -> int:
+def _sweep(client: AuraClient, tenant_id: str, settings: Settings, output: Output) -> int:
     """--sweep: delete every instance of the tenant whose name matches, and confirm each.
 
     For what a killed job left behind. Instances that Aura is still creating
@@ -3301,7 +3289,7 @@ def _sweep(
     now = datetime.datetime.now(datetime.timezone.utc)
     chosen: list[dict[str, Any]] = []
     skipped = 0
-    for instance in _listed_instances(client, token, tenant_id):
+    for instance in _listed_instances(client, tenant_id):
         name, instance_id = instance.get("name"), instance.get("id")
         if not isinstance(name, str) or not fnmatch.fnmatchcase(name, settings.sweep):
             continue
@@ -3328,13 +3316,12 @@ def _sweep(
             log.info("Would delete instance %s (%r).", instance["id"], instance["name"])
         output.show_ids([instance["id"] for instance in chosen])
         return EXIT_NOT_DELETED if skipped else EXIT_OK
-    left = _delete_in_rounds(client, token, chosen, settings.wait_timeout, output)
+    left = _delete_in_rounds(client, chosen, settings.wait_timeout, output)
     return EXIT_NOT_DELETED if skipped or left else EXIT_OK
 
 
 def _delete_in_rounds(
     client: AuraClient,
-    token: str,
     instances: list[dict[str, Any]],
     timeout: float,
     output: Output,
@@ -3352,7 +3339,7 @@ def _delete_in_rounds(
         for instance in pending:
             instance_id, name = instance["id"], instance["name"]
             try:
-                _delete_once(client, token, instance_id, name=name)
+                _delete_once(client, instance_id, name=name)
             except AuraError as failure:
                 if failure.exit_code == EXIT_AUTH:
                     raise
