@@ -1698,8 +1698,15 @@ _SIZE = re.compile(r"[0-9]+(\.[0-9]+)?GB")
 def _checked_api_url(url: str) -> tuple[str, str | None]:
     """The base URL without a trailing slash, and what is wrong with it, if anything.
 
-    https is required, except for a loopback host (the tests' fake API).
+    https is required, except for a loopback host (the tests' fake API). A URL that
+    parsers may read differently (see _AMBIGUOUS_URL) is refused by its characters, so
+    that urllib3, which connects, cannot take another host or port than the one checked.
     """
+    if _AMBIGUOUS_URL.search(url.strip()):
+        return url, (
+            f"API URL {url!r} holds a backslash, user info (@), white space or a control "
+            f"character; give the base URL alone, such as {API_URL}"
+        )
     parts = urlsplit(url.strip())
     if parts.scheme not in ("https", "http") or not parts.hostname:
         return url, f"API URL {url!r} is not an http(s) URL"
