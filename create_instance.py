@@ -100,9 +100,11 @@ MIN_REQUEST_INTERVAL = 60 / 125  # the API allows 125 requests a minute
 MAX_ANSWER_BYTES = 10_000_000  # the API's answers are kilobytes; more is refused, unread
 READ_CHUNK = 16_384  # bytes of an answer read, and decompressed, at a time
 MAX_JSON_DEPTH = 100  # levels of nesting an answer may have; the API's have 4 or 5
+MAX_DOTENV_BYTES = 1 << 20  # a larger .env is refused unread
 MAX_REDIRECTS = 3  # redirects followed within the API's own scheme, host and port
 WAIT_INTERVAL = 3  # seconds between status polls with --wait: 20 a minute
 WAIT_TIMEOUT = 900  # creation "can occasionally take up to 10 minutes"
+WAIT_REMINDER_INTERVAL = 60  # seconds between reminders that the API still does not answer
 QUERY_TIMEOUT = 120  # seconds after running to wait for the database to answer
 QUERY_PROBE_INTERVAL = 1  # seconds between RETURN 1 probes of the new database
 QUERY_CONNECT_TIMEOUT = 3
@@ -441,8 +443,9 @@ def _instance_path(instance_id: str) -> str:
     return f"/instances/{instance_id}"
 
 
-def _pick_tenant(wanted: str, tenants: list[dict[str, Any]]) -> str:
-    """Choose from GET /tenants: an exact id, else an exact name, else the only one."""
+def _pick_tenant(wanted: str, tenants: list[dict[str, Any]], where: str = "") -> str:
+    """Choose from GET /tenants: an exact id, else an exact name, else the only one.
+    `where` says where a wanted tenant came from, as " (from ...)", for messages."""
     if not wanted:
         if len(tenants) == 1:
             return str(tenants[0]["id"])
@@ -461,12 +464,13 @@ def _pick_tenant(wanted: str, tenants: list[dict[str, Any]]) -> str:
         return ids[0]
     if ids:
         raise AuraError(
-            f"{len(ids)} tenants are named {wanted!r}; give the id instead: {', '.join(ids)}",
+            f"{len(ids)} tenants are named {wanted!r}{where}; give the id instead: "
+            f"{', '.join(ids)}",
             exit_code=EXIT_USAGE,
         )
     near = [t.get("name") for t in tenants if str(t.get("name")).casefold() == wanted.casefold()]
     hint = f" Did you mean {near[0]!r}?" if near else ""
-    raise _no_such_tenant(f"no tenant is named {wanted!r}.{hint}", tenants)
+    raise _no_such_tenant(f"no tenant is named {wanted!r}{where}.{hint}", tenants)
 
 
 def _no_such_tenant(what: str, tenants: list[dict[str, Any]] | None) -> AuraError:
@@ -704,6 +708,7 @@ class _Transport:
         self._session: requests.Session | None = None
         self._probe_adapter: Any = None
         self._watcher: threading.Thread | None = None
+        self.quieted = False  # see quiet()
         self._sockets: set[socket.socket] = set()  # one duplicate per open connection
         self._lock = threading.Lock()  # between a request and the watcher
         self._attempt_ends: float | None = None  # while an attempt is under way
@@ -772,6 +777,16 @@ class _Transport:
             yield
         finally:
             self._until = None
+
+    @contextlib.contextmanager
+    def quiet(self) -> Iterator[None]:
+        """Within the block, resends are logged only with --verbose: a caller that
+        polls reports failures its own way."""
+        self.quieted = True
+        try:
+            yield
+        finally:
+            self.quieted = False
 
     def until(self) -> float | None:
         """The moment no request may outlive now, if there is one."""
@@ -1058,8 +1073,16 @@ def _http() -> SimpleNamespace:
     urllib3's Retry methods it overrides, the connection classes' _new_conn,
     and the raw response's read1 (urllib3 2.3+).
     """
-    import requests
-    import urllib3
+    try:
+        import requests
+        import urllib3
+    except ImportError as missing:
+        raise AuraError(
+            f"this script needs the {missing.name} package, which this Python "
+            f"({sys.executable}) lacks: pip install -r requirements.txt, or run the "
+            "script with uv run create_instance.py",
+            exit_code=EXIT_USAGE,
+        ) from None
     from requests.adapters import HTTPAdapter
     from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
     from urllib3.exceptions import InvalidHeader, MaxRetryError, ResponseError
@@ -1145,7 +1168,15 @@ def _http() -> SimpleNamespace:
                 spent = error or ResponseError("retry budget spent")
                 raise MaxRetryError(_pool, url or "", spent)  # type: ignore[arg-type]
             problem = f"HTTP {response.status}" if response is not None else type(error).__name__
-            log.info("%s %s: %s; retrying in %.1f s", method, _path_of(url or ""), problem, wait)
+            quiet = self.transport is not None and self.transport.quieted
+            log.log(
+                logging.DEBUG if quiet else logging.INFO,
+                "%s %s: %s; retrying in %.1f s",
+                method,
+                _path_of(url or ""),
+                problem,
+                wait,
+            )
             retry.wait = wait
             if response is not None:
                 # urllib3 would read this answer to its end before resending, however
@@ -1305,6 +1336,7 @@ class Settings(NamedTuple):
     older_than: float | None = None  # --sweep: only instances created longer ago (seconds)
     dry_run: bool = False  # --sweep: say what would be deleted
     repeated_flags: tuple[str, ...] = ()  # --tenant and --api-url as given, for advice
+    tenant_source: str = ""  # where `tenant` came from, as in `sources`
     timeout: float = READ_TIMEOUT
     wait_for: str | None = None  # "query", "running", or None: no waiting
     wait_timeout: float = WAIT_TIMEOUT
@@ -1318,21 +1350,63 @@ class Settings(NamedTuple):
     github_output: str | None = None
 
 
-# The settings a user may set anywhere: the constant's name (its variable is
-# AURA_ + the name), the flag's argparse name, and the POST /instances field.
+class _Setting(NamedTuple):
+    """A setting a user may set anywhere: its constant (whose variable is AURA_ + its
+    name), its flag, its POST /instances field, and what --help says of it."""
+
+    name: str
+    flag: str  # argparse's name: --cloud-provider is "cloud_provider"
+    field: str | None
+    help: str
+    when_empty: str  # what --help calls the value of an empty constant
+    spec: bool = True  # in --help's "instance spec" group
+    choices: tuple[str, ...] | None = None
+    metavar: str | None = None
+
+
 _CONSTANTS = (
-    ("TENANT", "tenant", None),
-    ("INSTANCE_NAME", "name", "name"),
-    ("INSTANCE_TYPE", "type", "type"),
-    ("CLOUD_PROVIDER", "cloud_provider", "cloud_provider"),
-    ("REGION", "region", "region"),
-    ("MEMORY", "memory", "memory"),
-    ("NEO4J_VERSION", "neo4j_version", "version"),
-    ("STORAGE", "storage", "storage"),
-    ("VECTOR_OPTIMIZED", "vector_optimized", "vector_optimized"),
-    ("GRAPH_ANALYTICS_PLUGIN", "graph_analytics_plugin", "graph_analytics_plugin"),
-    ("CUSTOMER_MANAGED_KEY_ID", "customer_managed_key_id", "customer_managed_key_id"),
-    ("API_URL", "api_url", None),
+    _Setting(
+        "TENANT", "tenant", None, "tenant (project) name or id", "the only tenant", spec=False
+    ),
+    _Setting("INSTANCE_NAME", "name", "name", "instance name", "none", spec=False),
+    _Setting("API_URL", "api_url", None, "Aura API base URL", API_URL, spec=False),
+    _Setting("INSTANCE_TYPE", "type", "type", "instance type", "none", choices=INSTANCE_TYPES),
+    _Setting(
+        "CLOUD_PROVIDER",
+        "cloud_provider",
+        "cloud_provider",
+        "cloud provider",
+        DEFAULTS["cloud_provider"],
+        choices=CLOUD_PROVIDERS,
+    ),
+    _Setting("REGION", "region", "region", "cloud region", DEFAULTS["region"]),
+    _Setting("MEMORY", "memory", "memory", "memory size such as 2GB", DEFAULTS["memory"]),
+    _Setting("NEO4J_VERSION", "neo4j_version", "version", "Neo4j version", DEFAULTS["version"]),
+    _Setting(
+        "STORAGE", "storage", "storage", "storage size such as 4GB", "none sent: Aura decides"
+    ),
+    _Setting(
+        "VECTOR_OPTIMIZED",
+        "vector_optimized",
+        "vector_optimized",
+        "optimize the instance for vector search",
+        "",
+    ),
+    _Setting(
+        "GRAPH_ANALYTICS_PLUGIN",
+        "graph_analytics_plugin",
+        "graph_analytics_plugin",
+        "install the Graph Analytics plugin; professional-db only",
+        "",
+    ),
+    _Setting(
+        "CUSTOMER_MANAGED_KEY_ID",
+        "customer_managed_key_id",
+        "customer_managed_key_id",
+        "encrypt with this customer managed key; enterprise-db and enterprise-ds only",
+        "none",
+        metavar="ID",
+    ),
 )
 _BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 _SPEC_ORDER = (
@@ -1362,7 +1436,7 @@ def resolve_settings(
     are reported together, in one AuraError with exit code 2.
     """
     lookup = _Lookup(args, environ, _read_dotenv_lines(dotenv_path))
-    found = {name: lookup.setting(name, flag) for name, flag, _field in _CONSTANTS}
+    found = {setting.name: lookup.setting(setting.name, setting.flag) for setting in _CONSTANTS}
     values = {name: hit[0] for name, hit in found.items() if hit}
     sources = {name: hit[1] for name, hit in found.items() if hit}
     client_id, client_secret = lookup.credentials()
@@ -1402,6 +1476,7 @@ def resolve_settings(
         client_secret=client_secret,
         api_url=api_url,
         tenant=str(values.get("TENANT", "")).strip(),
+        tenant_source=sources.get("TENANT", ""),
         spec=MappingProxyType(spec),
         sources=MappingProxyType(spec_sources),
         mode=mode,
@@ -1611,7 +1686,8 @@ def _spec_from(
     """
     spec: dict[str, Any] = {}
     spec_sources: dict[str, str] = {}
-    for name, _flag, field in _CONSTANTS:
+    for setting in _CONSTANTS:
+        name, field = setting.name, setting.field
         if field and name in values and values[name] is not False:
             spec[field], spec_sources[field] = values[name], sources[name]
     if spec.get("type") != "free-db":
@@ -1635,8 +1711,7 @@ def _spec_problems(
     """
 
     def given(field: str) -> str:
-        where = sources.get(field, "")
-        return "" if where.startswith("--") or where == "default" else f" (from {where})"
+        return _given(sources.get(field, ""))
 
     problems = []
     name = spec.get("name", "")
@@ -1670,8 +1745,10 @@ def _spec_problems(
         )
     for field, example in (("memory", "2GB"), ("storage", "4GB")):
         if field in spec and not _SIZE.fullmatch(spec[field]):
+            fixed = spec[field].upper()
+            hint = f"; did you mean {fixed!r}?" if _SIZE.fullmatch(fixed) else ""
             problems.append(
-                f"{field} {spec[field]!r}{given(field)} is not a size such as {example}"
+                f"{field} {spec[field]!r}{given(field)} is not a size such as {example}{hint}"
             )
     if "storage" in spec and kind == "free-db":
         problems.append(
@@ -1690,6 +1767,12 @@ def _spec_problems(
     if "source_snapshot_id" in spec and "source_instance_id" not in spec:
         problems.append("--source-snapshot-id needs --source-instance-id (the snapshot's instance)")
     return problems
+
+
+def _given(where: str) -> str:
+    """Where a value came from, for a message: " (from AURA_REGION in .env line 3)";
+    nothing for a flag, which the user just typed, or a default."""
+    return "" if not where or where.startswith("--") or where == "default" else f" (from {where})"
 
 
 _SIZE = re.compile(r"[0-9]+(\.[0-9]+)?GB")
@@ -1743,7 +1826,6 @@ def _credentials_path_problems(path: str | None) -> list[str]:
 # script needs only `requests`. Line ends have already been turned into "\n". One regex reads
 # a statement (a quoted value is then found by its closing quote), so that reading takes time
 # and memory in proportion to the file, whatever it holds; the file is at most 1 MiB.
-_DOTENV_MAX_BYTES = 1 << 20
 _DOTENV_BLANK = re.compile(r"\s*")
 # Blank lines, `export ` (never given back: `export =x` is an error, not the key "export"),
 # then a comment, or a key ('any key' or one without = # space) with either `=` and its value
@@ -1819,15 +1901,15 @@ def _dotenv_text(path: str) -> str:
         if not stat.S_ISREG(info.st_mode):
             raise AuraError(f"{path} is not a regular file", exit_code=EXIT_USAGE)
         size, data, more = info.st_size, b"", ""
-        if size <= _DOTENV_MAX_BYTES:
+        if size <= MAX_DOTENV_BYTES:
             with open(path, "rb") as file:
-                data = file.read(_DOTENV_MAX_BYTES + 1)
-            if len(data) > _DOTENV_MAX_BYTES:  # grown since, or of a size not told (/proc)
+                data = file.read(MAX_DOTENV_BYTES + 1)
+            if len(data) > MAX_DOTENV_BYTES:  # grown since, or of a size not told (/proc)
                 size, more = len(data), " or more"
-        if size > _DOTENV_MAX_BYTES:
+        if size > MAX_DOTENV_BYTES:
             raise AuraError(
                 f"{path} is {size:,} bytes{more}; a .env file may have at most 1 MiB "
-                f"({_DOTENV_MAX_BYTES:,} bytes)",
+                f"({MAX_DOTENV_BYTES:,} bytes)",
                 exit_code=EXIT_USAGE,
             )
         text = data.decode("utf-8")
@@ -1954,55 +2036,26 @@ def build_parser() -> argparse.ArgumentParser:
         "the command's own.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument(
-        "--tenant",
-        help=f"tenant (project) name or id ({_from('TENANT', 'the only tenant of the account')})",
+    spec = parser.add_argument_group(
+        "instance spec",
+        "For free-db, what is not set comes from the tenant's free configuration. "
+        "--list-configurations shows what the tenant offers.",
     )
-    parser.add_argument("--name", help=f"instance name ({_from('INSTANCE_NAME', 'none')})")
-    parser.add_argument("--api-url", help=f"Aura API base URL ({_from('API_URL', API_URL)})")
+    for setting in _CONSTANTS:
+        boolean = isinstance(globals()[setting.name], bool)
+        (spec if setting.spec else parser).add_argument(
+            f"--{setting.flag.replace('_', '-')}",
+            action=argparse.BooleanOptionalAction if boolean else "store",
+            choices=setting.choices,
+            metavar=setting.metavar,
+            help=f"{setting.help} ({_from(setting.name, setting.when_empty)})",
+        )
     parser.add_argument(
         "--timeout",
         type=_seconds,
         default=READ_TIMEOUT,
         metavar="SECONDS",
         help=f"seconds to wait for each answer from the API (default {READ_TIMEOUT})",
-    )
-
-    spec = parser.add_argument_group(
-        "instance spec",
-        "For free-db, what is not set comes from the tenant's free configuration. "
-        "--list-configurations shows what the tenant offers.",
-    )
-    spec.add_argument(
-        "--type", choices=INSTANCE_TYPES, help=f"instance type ({_from('INSTANCE_TYPE', 'none')})"
-    )
-    spec.add_argument(
-        "--cloud-provider",
-        choices=CLOUD_PROVIDERS,
-        help=f"cloud provider ({_from('CLOUD_PROVIDER', DEFAULTS['cloud_provider'])})",
-    )
-    spec.add_argument("--region", help=f"cloud region ({_from('REGION', DEFAULTS['region'])})")
-    spec.add_argument(
-        "--memory", help=f"memory size such as 2GB ({_from('MEMORY', DEFAULTS['memory'])})"
-    )
-    spec.add_argument(
-        "--neo4j-version",
-        help=f"Neo4j version ({_from('NEO4J_VERSION', DEFAULTS['version'])})",
-    )
-    spec.add_argument(
-        "--storage",
-        help=f"storage size such as 4GB ({_from('STORAGE', 'none sent: Aura decides')})",
-    )
-    spec.add_argument(
-        "--vector-optimized",
-        action=argparse.BooleanOptionalAction,
-        help=f"optimize the instance for vector search ({_from('VECTOR_OPTIMIZED', '')})",
-    )
-    spec.add_argument(
-        "--graph-analytics-plugin",
-        action=argparse.BooleanOptionalAction,
-        help="install the Graph Analytics plugin; professional-db only "
-        f"({_from('GRAPH_ANALYTICS_PLUGIN', '')})",
     )
     spec.add_argument(
         "--source-instance-id", metavar="ID", help="clone the new instance from this instance"
@@ -2011,12 +2064,6 @@ def build_parser() -> argparse.ArgumentParser:
         "--source-snapshot-id",
         metavar="ID",
         help="clone from this (exportable) snapshot of --source-instance-id",
-    )
-    spec.add_argument(
-        "--customer-managed-key-id",
-        metavar="ID",
-        help="encrypt with this customer managed key; enterprise-db and enterprise-ds only "
-        f"({_from('CUSTOMER_MANAGED_KEY_ID', 'none')})",
     )
 
     run = parser.add_argument_group("what to do")
@@ -2141,14 +2188,14 @@ def _run(settings: Settings, output: Output, signals: _Signals) -> int:
     if settings.mode == "delete":
         _delete(client, settings.delete_id, unknown_is_error=True)
         return EXIT_OK
-    tenant_id = client.get_tenant_id(settings.tenant, client.token)
+    tenant_id = _tenant_id(client, settings)
     if settings.mode == "list":
         output.show_instances(_listed_instances(client, tenant_id))
         return EXIT_OK
     if settings.mode == "sweep":
         return _sweep(client, tenant_id, settings, output)
     if settings.mode == "list-configurations":
-        output.show_configurations(_tenant_configurations(client, tenant_id))
+        output.show_configurations(_tenant_configurations(client, tenant_id, settings))
         return EXIT_OK
     spec = _complete_spec(client, tenant_id, settings)
     existing = _check_name_is_free(client, spec, settings)
@@ -2164,7 +2211,7 @@ def _run(settings: Settings, output: Output, signals: _Signals) -> int:
             "password is lost: look for it in the Aura console",
         ):
             created_at = time.monotonic()
-            instance = _create(client, spec, existing)
+            instance = _create(client, spec, existing, settings)
             output.deliver(instance)
             disposal.instance_id = _instance_id(client, instance, spec, existing, settings)
             output.credentials["id"] = disposal.instance_id  # the command's AURA_INSTANCEID
@@ -2206,6 +2253,14 @@ def _instance_id(
     )
 
 
+def _tenant_id(client: AuraClient, settings: Settings) -> str:
+    """get_tenant_id, with errors that say where the tenant setting came from."""
+    if _TENANT_ID.fullmatch(settings.tenant):
+        return settings.tenant
+    tenants = client.list_tenants(client.token)
+    return _pick_tenant(settings.tenant, tenants, _given(settings.tenant_source))
+
+
 def _complete_spec(client: AuraClient, tenant_id: str, settings: Settings) -> dict[str, Any]:
     """The create body for this tenant: tenant_id added, free-db filled in.
 
@@ -2215,7 +2270,7 @@ def _complete_spec(client: AuraClient, tenant_id: str, settings: Settings) -> di
     """
     spec = {**settings.spec, "tenant_id": tenant_id}
     if spec["type"] == "free-db" or settings.mode == "dry-run":
-        offered = _tenant_configurations(client, tenant_id)
+        offered = _tenant_configurations(client, tenant_id, settings)
         if spec["type"] == "free-db":
             _fill_free_spec(spec, offered)
         problem = _configuration_problem(spec, offered)
@@ -2248,15 +2303,16 @@ def _check_name_is_free(
 
 
 def _create(
-    client: AuraClient, spec: dict[str, Any], existing: list[dict[str, Any]]
+    client: AuraClient, spec: dict[str, Any], existing: list[dict[str, Any]], settings: Settings
 ) -> dict[str, Any]:
     """The create call, with a rejection explained and an ambiguous failure checked."""
+    where = _given(settings.tenant_source)
     try:
         instance = _create_without_duplicates(client, spec, existing)
     except AuraError as failure:
         # Not a refused token renewal (EXIT_AUTH): only the create call's own 400.
         if failure.status == 400 and failure.exit_code != EXIT_AUTH:
-            raise _explain_rejection(client, spec, failure) from None
+            raise _explain_rejection(client, spec, failure, where) from None
         raise
     client.secrets.add(_field(instance, "password"))  # before anything of the answer is shown
     log.info(
@@ -2316,7 +2372,9 @@ def _create_without_duplicates(
         ) from None
 
 
-def _explain_rejection(client: AuraClient, spec: dict[str, Any], rejection: AuraError) -> AuraError:
+def _explain_rejection(
+    client: AuraClient, spec: dict[str, Any], rejection: AuraError, where: str
+) -> AuraError:
     """A 400 from the create call: Aura's own message and reason, then, if the
     tenant's configurations disagree with the request, what it offers instead.
 
@@ -2329,7 +2387,7 @@ def _explain_rejection(client: AuraClient, spec: dict[str, Any], rejection: Aura
     refused += f" (reason: {', '.join(rejection.reasons)})" if rejection.reasons else ""
     refused += f" (X-Request-Id {rejection.request_id})" if rejection.request_id else ""
     if "tenant-not-found" in rejection.reasons:
-        unknown = _unknown_tenant(client, spec["tenant_id"])
+        unknown = _unknown_tenant(client, spec["tenant_id"], where)
         return AuraError(f"{refused}; {unknown}", exit_code=EXIT_USAGE)
     try:
         problem = _configuration_problem(
@@ -2343,22 +2401,24 @@ def _explain_rejection(client: AuraClient, spec: dict[str, Any], rejection: Aura
     )
 
 
-def _tenant_configurations(client: AuraClient, tenant_id: str) -> list[dict[str, Any]]:
+def _tenant_configurations(
+    client: AuraClient, tenant_id: str, settings: Settings
+) -> list[dict[str, Any]]:
     """get_configurations, with an unknown tenant id reported as such."""
     try:
         return client.get_configurations(client.token, tenant_id)
     except AuraError as exc:
         if exc.status == 404:
-            raise _unknown_tenant(client, tenant_id) from None
+            raise _unknown_tenant(client, tenant_id, _given(settings.tenant_source)) from None
         raise
 
 
-def _unknown_tenant(client: AuraClient, tenant_id: str) -> AuraError:
+def _unknown_tenant(client: AuraClient, tenant_id: str, where: str) -> AuraError:
     try:
         tenants: list[dict[str, Any]] | None = client.list_tenants(client.token)
     except AuraError:
         tenants = None
-    return _no_such_tenant(f"no tenant has the id {tenant_id}.", tenants)
+    return _no_such_tenant(f"no tenant has the id {tenant_id}{where}.", tenants)
 
 
 _CONFIGURATION_KEYS = ("type", "cloud_provider", "region", "version", "memory", "storage")
@@ -2884,16 +2944,18 @@ def _wait_until_running(
     One poll every WAIT_INTERVAL seconds notices the change within that time
     while staying far below the API's rate limit. Transient failures do not
     end the wait (the instance is being created regardless); a status that
-    cannot lead to running, or a 404, does, with exit code 4.
+    cannot lead to running, or a 404, does, with exit code 4. An API that
+    cannot be reached is reported as an outage (see _Outage), not a line a poll.
     """
     started = time.monotonic()
     deadline = started + timeout
     progress = _Progress()
+    outage = _Outage()
 
     def running() -> bool | None:
         polled_at = time.monotonic()
         try:
-            with client.transport.deadline(deadline):
+            with client.transport.deadline(deadline), client.transport.quiet():
                 status = client.get_instance(client.token, instance_id).get("status")
         except AuraError as exc:
             if exc.status == 404:
@@ -2903,8 +2965,9 @@ def _wait_until_running(
                 ) from None
             if exc.exit_code == EXIT_AUTH:
                 raise
-            log.warning("warning: %s; still waiting", exc)
+            outage.failed(exc.args[0], since=polled_at, answered=exc.status is not None)
             return None
+        outage.ended()
         if not isinstance(status, str):
             raise AuraError(f"GET /v1/instances/{instance_id} answered without a text status")
         result["status"] = status
@@ -2918,10 +2981,20 @@ def _wait_until_running(
 
     try:
         if not _poll(running, WAIT_INTERVAL, lambda: deadline):
+            status = result.get("status", "unknown")
+            failing = f"{time.monotonic() - (outage.since or 0):.0f} s"
+            if outage.since is not None and not outage.answered:
+                raise AuraError(
+                    f"the API could not be reached for the last {failing} of the {timeout:g} s "
+                    f"wait for instance {instance_id} (last: {outage.problem}); it was last "
+                    f"seen {status!r} (see the Aura console)",
+                    exit_code=EXIT_NOT_READY,
+                )
+            errors = f" (the API failed the status checks of the last {failing}: {outage.problem})"
             raise AuraError(
-                f"instance {instance_id} is still {result.get('status', 'unknown')!r} "
-                f"after {timeout:g} s of waiting; it may still become ready (see the "
-                "Aura console)",
+                f"instance {instance_id} is still {status!r} after {timeout:g} s of waiting"
+                f"{errors if outage.since is not None else ''}; it may still become ready (see "
+                "the Aura console)",
                 exit_code=EXIT_NOT_READY,
             )
     except KeyboardInterrupt:
@@ -2929,6 +3002,40 @@ def _wait_until_running(
         raise
     finally:
         progress.close()
+
+
+class _Outage:
+    """An API that stops answering during a wait, told in few lines: one when it
+    starts, one when the problem changes or clears, a reminder a minute at most."""
+
+    def __init__(self) -> None:
+        self.since: float | None = None
+        self.problem = ""
+        self.answered = False  # the last failure was an HTTP error: the API is there
+        self._said_at = 0.0
+
+    def failed(self, problem: str, since: float, answered: bool) -> None:
+        """A poll that began at `since` failed with `problem`; `answered`: with an HTTP
+        error, not a network failure."""
+        self.answered = answered
+        now = time.monotonic()
+        if self.since is None or problem != self.problem:
+            self.since = self.since if self.since is not None else since
+            log.warning("warning: %s; still waiting", problem)
+        elif now - self._said_at >= WAIT_REMINDER_INTERVAL:
+            log.warning(
+                "warning: the API has not answered for %.0f s (%s); still waiting",
+                now - self.since,
+                problem,
+            )
+        else:
+            return
+        self.problem, self._said_at = problem, now
+
+    def ended(self) -> None:
+        if self.since is not None:
+            log.info("The API answers again, after %.0f s.", time.monotonic() - self.since)
+        self.since = None
 
 
 _T = TypeVar("_T")
@@ -3201,10 +3308,7 @@ def _delete_once(
         client.delete_instance(client.token, instance_id)
     except AuraError as refusal:
         if refusal.status == 404 and unknown_is_error and not refusal.resent:
-            raise AuraError(
-                f"no instance has the id {instance_id}; --list shows the tenant's instances",
-                exit_code=EXIT_USAGE,
-            ) from None
+            raise _no_such_id(client, instance_id) from None
         # 404: deleted already, or by a first DELETE whose answer was lost. 409 to an
         # instance that is being deleted (by an earlier run, say): Aura may refuse a
         # second DELETE, and the instance goes all the same.
@@ -3225,6 +3329,31 @@ def _delete_once(
     _forget_credentials(instance_id)
 
 
+def _no_such_id(client: AuraClient, value: str) -> AuraError:
+    """--delete VALUE, and Aura knows no such id: what VALUE may be instead."""
+    try:
+        listed = client.call_endpoint("/instances", "GET", client.token).get("data")
+    except AuraError:
+        listed = None
+    named = [
+        str(instance.get("id"))
+        for instance in (listed if isinstance(listed, list) else [])
+        if isinstance(instance, dict) and instance.get("name") == value
+    ]
+    if named:
+        return AuraError(
+            f"{value!r} is the name of instance {', '.join(named)}, not an id; --delete takes "
+            "the id, as a name can match the wrong instance (--list shows both)",
+            exit_code=EXIT_USAGE,
+        )
+    looks = "" if _AURA_ID.fullmatch(value) else " (Aura's ids are 8 hex digits, such as 745ac096)"
+    return AuraError(
+        f"no instance has the id {value}{looks}; --list shows the tenant's instances",
+        exit_code=EXIT_USAGE,
+    )
+
+
+_AURA_ID = re.compile(r"[0-9a-f]{8}")
 _DELETING = ("destroying", "deleting")  # "deleting": what Neo4j's own clients' tests see
 
 
