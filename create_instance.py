@@ -9,10 +9,12 @@ Edit the settings below to change what is created; a flag or an AURA_ variable
 once, gets a token, finds the tenant, checks that the name is free, creates the
 instance, delivers the one-time password (file, GITHUB_OUTPUT, mask lines,
 stdout), with --wait waits until the database answers a query, and with
--- COMMAND runs the command, then deletes the instance. One requests.Session
-carries every API request; one urllib3 Retry decides what is resent, never a
-create call Aura may have acted on. Everything shown passes one step that
-redacts secrets and escapes control characters. README.md tells the rest.
+-- COMMAND runs the command, then deletes the instance: after a signal, within
+SIGNAL_EXIT_TIMEOUT, or names it. --list and --sweep show and remove what a
+killed job left. One transport sends every request, with one deadline per
+attempt; its urllib3 Retry never resends a create call Aura may have acted on.
+Everything shown passes one step that redacts secrets and escapes control
+characters and CI runners' workflow commands. README.md tells the rest.
 """
 
 from __future__ import annotations
