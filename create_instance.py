@@ -882,6 +882,11 @@ class _Transport:
             self._attempt_ends = time.monotonic() + seconds
             self._timed_out = False
 
+    @property
+    def timed_out(self) -> bool:
+        """Whether the attempt under way was cut off at its deadline."""
+        return self._timed_out
+
     def resend_begins(self) -> None:
         """Called by the Retry as it resends: the new attempt gets a deadline of its own."""
         until = self.until()
@@ -1173,6 +1178,8 @@ def _http() -> SimpleNamespace:
                 spent = error or ResponseError("retry budget spent")
                 raise MaxRetryError(_pool, url or "", spent)  # type: ignore[arg-type]
             problem = f"HTTP {response.status}" if response is not None else type(error).__name__
+            if self.transport is not None and self.transport.timed_out:
+                problem = "no answer in time"  # the watcher shut the attempt down
             quiet = self.transport is not None and self.transport.quieted
             log.log(
                 logging.DEBUG if quiet else logging.INFO,
