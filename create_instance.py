@@ -16,10 +16,12 @@ Edit the settings below to change what is created; a flag or an AURA_ variable
 once, gets a token, finds the tenant, checks that the name is free, creates the
 instance, delivers the one-time password (file, GITHUB_OUTPUT, mask lines,
 stdout), with --wait waits until the database answers a query, and with
--- COMMAND runs the command, then deletes the instance. One requests.Session
-carries every API request; one urllib3 Retry decides what is resent, never a
-create call Aura may have acted on. Everything shown passes one step that
-redacts secrets and escapes control characters. README.md tells the rest.
+-- COMMAND runs the command, then deletes the instance: after a signal, within
+SIGNAL_EXIT_TIMEOUT, or names it. --list and --sweep show and remove what a
+killed job left. One transport sends every request, with one deadline per
+attempt; its urllib3 Retry never resends a create call Aura may have acted on.
+Everything shown passes one step that redacts secrets and escapes control
+characters and CI runners' workflow commands. README.md tells the rest.
 """
 
 from __future__ import annotations
@@ -43,6 +45,41 @@ GRAPH_ANALYTICS_PLUGIN = False  # professional-db only
 CUSTOMER_MANAGED_KEY_ID = ""  # enterprise-db and enterprise-ds only
 API_URL = "https://api.neo4j.io"
 DEFAULTS = {"cloud_provider": "gcp", "region": "europe-west1", "memory": "2GB", "version": "5"}
+
+# ---------------------------------------------------------------------------
+# Limits and timings, for a maintainer to tune; seconds unless said otherwise.
+# ---------------------------------------------------------------------------
+CONNECT_TIMEOUT = 10  # seconds to open a connection
+READ_TIMEOUT = 30  # seconds to wait for an answer; --timeout changes it
+RETRIES = 4  # resends of one request after a safe-to-retry failure
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+RETRY_BUDGET = 60  # seconds one request may spend waiting to be resent
+BACKOFF_BASE = 0.5  # seconds; the ceiling of the nth wait is BACKOFF_BASE * 2**n
+BACKOFF_MAX = 8
+MIN_REQUEST_INTERVAL = 60 / 125  # the API allows 125 requests a minute
+MAX_ANSWER_BYTES = 10_000_000  # the API's answers are kilobytes; more is refused, unread
+READ_CHUNK = 16_384  # bytes of an answer read, and decompressed, at a time
+MAX_JSON_DEPTH = 100  # levels of nesting an answer may have; the API's have 4 or 5
+MAX_DOTENV_BYTES = 1 << 20  # a larger .env is refused unread
+MAX_REDIRECTS = 3  # redirects followed within the API's own scheme, host and port
+WAIT_INTERVAL = 3  # seconds between status polls with --wait: 20 a minute
+WAIT_TIMEOUT = 900  # creation "can occasionally take up to 10 minutes"
+WAIT_REMINDER_INTERVAL = 60  # seconds between reminders that the API still does not answer
+QUERY_TIMEOUT = 120  # seconds after running to wait for the database to answer
+QUERY_PROBE_INTERVAL = 1  # seconds between RETURN 1 probes of the new database
+QUERY_CONNECT_TIMEOUT = 3
+QUERY_READ_TIMEOUT = 5
+DELETE_BUSY_TIMEOUT = 300  # seconds to keep asking while Aura is busy with the instance (409)
+DELETE_BUSY_INTERVAL = 2
+COMMAND_GRACE = 5  # seconds a signalled command has to stop before its processes are killed
+# -- COMMAND after a signal: the run is over within SIGNAL_EXIT_TIMEOUT seconds of the first
+# (GitHub kills a cancelled step 10 s after its SIGINT) and SECOND_SIGNAL_TIMEOUT of a second,
+# with the instance deleted or named. The same signal again within SIGNAL_REPEAT_WINDOW is
+# the same signal: a closed terminal sends SIGHUP twice.
+SIGNAL_EXIT_TIMEOUT = 9
+SECOND_SIGNAL_TIMEOUT = 1
+SIGNAL_REPEAT_WINDOW = 0.5
+MAX_OLDER_THAN = 365 * 86400  # --older-than: at most a year
 # ---------------------------------------------------------------------------
 
 import argparse
@@ -95,38 +132,6 @@ __all__ = [
     "resolve_settings",
 ]
 __version__ = "1.1.0"
-
-CONNECT_TIMEOUT = 10  # seconds to open a connection
-READ_TIMEOUT = 30  # seconds to wait for an answer; --timeout changes it
-RETRIES = 4  # resends of one request after a safe-to-retry failure
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-RETRY_BUDGET = 60  # seconds one request may spend waiting to be resent
-BACKOFF_BASE = 0.5  # seconds; the ceiling of the nth wait is BACKOFF_BASE * 2**n
-BACKOFF_MAX = 8
-MIN_REQUEST_INTERVAL = 60 / 125  # the API allows 125 requests a minute
-MAX_ANSWER_BYTES = 10_000_000  # the API's answers are kilobytes; more is refused, unread
-READ_CHUNK = 16_384  # bytes of an answer read, and decompressed, at a time
-MAX_JSON_DEPTH = 100  # levels of nesting an answer may have; the API's have 4 or 5
-MAX_DOTENV_BYTES = 1 << 20  # a larger .env is refused unread
-MAX_REDIRECTS = 3  # redirects followed within the API's own scheme, host and port
-WAIT_INTERVAL = 3  # seconds between status polls with --wait: 20 a minute
-WAIT_TIMEOUT = 900  # creation "can occasionally take up to 10 minutes"
-WAIT_REMINDER_INTERVAL = 60  # seconds between reminders that the API still does not answer
-QUERY_TIMEOUT = 120  # seconds after running to wait for the database to answer
-QUERY_PROBE_INTERVAL = 1  # seconds between RETURN 1 probes of the new database
-QUERY_CONNECT_TIMEOUT = 3
-QUERY_READ_TIMEOUT = 5
-DELETE_BUSY_TIMEOUT = 300  # seconds to keep asking while Aura is busy with the instance (409)
-DELETE_BUSY_INTERVAL = 2
-COMMAND_GRACE = 5  # seconds a signalled command has to stop before its processes are killed
-# -- COMMAND after a signal: the run is over within SIGNAL_EXIT_TIMEOUT seconds of the first
-# (GitHub kills a cancelled step 10 s after its SIGINT) and SECOND_SIGNAL_TIMEOUT of a second,
-# with the instance deleted or named. The same signal again within SIGNAL_REPEAT_WINDOW is
-# the same signal: a closed terminal sends SIGHUP twice.
-SIGNAL_EXIT_TIMEOUT = 9
-SECOND_SIGNAL_TIMEOUT = 1
-SIGNAL_REPEAT_WINDOW = 0.5
-MAX_OLDER_THAN = 365 * 86400  # --older-than: at most a year
 
 INSTANCE_TYPES = (
     "enterprise-db",
@@ -884,6 +889,11 @@ class _Transport:
             self._attempt_ends = time.monotonic() + seconds
             self._timed_out = False
 
+    @property
+    def timed_out(self) -> bool:
+        """Whether the attempt under way was cut off at its deadline."""
+        return self._timed_out
+
     def resend_begins(self) -> None:
         """Called by the Retry as it resends: the new attempt gets a deadline of its own."""
         until = self.until()
@@ -1175,6 +1185,8 @@ def _http() -> SimpleNamespace:
                 spent = error or ResponseError("retry budget spent")
                 raise MaxRetryError(_pool, url or "", spent)  # type: ignore[arg-type]
             problem = f"HTTP {response.status}" if response is not None else type(error).__name__
+            if self.transport is not None and self.transport.timed_out:
+                problem = "no answer in time"  # the watcher shut the attempt down
             quiet = self.transport is not None and self.transport.quieted
             log.log(
                 logging.DEBUG if quiet else logging.INFO,
@@ -1788,8 +1800,15 @@ _SIZE = re.compile(r"[0-9]+(\.[0-9]+)?GB")
 def _checked_api_url(url: str) -> tuple[str, str | None]:
     """The base URL without a trailing slash, and what is wrong with it, if anything.
 
-    https is required, except for a loopback host (the tests' fake API).
+    https is required, except for a loopback host (the tests' fake API). A URL that
+    parsers may read differently (see _AMBIGUOUS_URL) is refused by its characters, so
+    that urllib3, which connects, cannot take another host or port than the one checked.
     """
+    if _AMBIGUOUS_URL.search(url.strip()):
+        return url, (
+            f"API URL {url!r} holds a backslash, user info (@), white space or a control "
+            f"character; give the base URL alone, such as {API_URL}"
+        )
     parts = urlsplit(url.strip())
     if parts.scheme not in ("https", "http") or not parts.hostname:
         return url, f"API URL {url!r} is not an http(s) URL"
