@@ -882,6 +882,11 @@ class _Transport:
             self._attempt_ends = time.monotonic() + seconds
             self._timed_out = False
 
+    @property
+    def timed_out(self) -> bool:
+        """Whether the attempt under way was cut off at its deadline."""
+        return self._timed_out
+
     def resend_begins(self) -> None:
         """Called by the Retry as it resends: the new attempt gets a deadline of its own."""
         until = self.until()
@@ -1173,6 +1178,8 @@ def _http() -> SimpleNamespace:
                 spent = error or ResponseError("retry budget spent")
                 raise MaxRetryError(_pool, url or "", spent)  # type: ignore[arg-type]
             problem = f"HTTP {response.status}" if response is not None else type(error).__name__
+            if self.transport is not None and self.transport.timed_out:
+                problem = "no answer in time"  # the watcher shut the attempt down
             quiet = self.transport is not None and self.transport.quieted
             log.log(
                 logging.DEBUG if quiet else logging.INFO,
@@ -1786,8 +1793,15 @@ _SIZE = re.compile(r"[0-9]+(\.[0-9]+)?GB")
 def _checked_api_url(url: str) -> tuple[str, str | None]:
     """The base URL without a trailing slash, and what is wrong with it, if anything.
 
-    https is required, except for a loopback host (the tests' fake API).
+    https is required, except for a loopback host (the tests' fake API). A URL that
+    parsers may read differently (see _AMBIGUOUS_URL) is refused by its characters, so
+    that urllib3, which connects, cannot take another host or port than the one checked.
     """
+    if _AMBIGUOUS_URL.search(url.strip()):
+        return url, (
+            f"API URL {url!r} holds a backslash, user info (@), white space or a control "
+            f"character; give the base URL alone, such as {API_URL}"
+        )
     parts = urlsplit(url.strip())
     if parts.scheme not in ("https", "http") or not parts.hostname:
         return url, f"API URL {url!r} is not an http(s) URL"

@@ -27,6 +27,8 @@ Each new instance's connection URL points at a second server on 127.0.0.1
 that plays the new database's Query API (POST /db/neo4j/query/v2): it answers
 503, or refuses connections, until `query_ready_after` seconds after the
 instance reports running, then 202 to the instance's own credentials.
+`query_drip_headers` makes it send the head of every answer one byte at a time,
+that many seconds apart, as `Fault.drip_headers` does for the API.
 
 Run it alone to try create_instance.py without an Aura account:
 
@@ -127,7 +129,11 @@ class Fault:
     `framing` is how the body's end is told: "length" (Content-Length),
     "chunked" (Transfer-Encoding) or "close" (neither; the connection closes);
     `drip` sends the body one byte at a time, that many seconds apart,
-    stopping when the client goes away.
+    stopping when the client goes away; `drip_headers` does the same with
+    the status line and headers (the whole head, up to its blank line), so
+    that no answer reaches the client before len(head) * drip_headers
+    seconds, though every single read gets a byte in time. Both stop when
+    the fake stops.
     """
 
     status: int | None = None
@@ -144,6 +150,7 @@ class Fault:
     stream_bytes: int = 0
     framing: str = "length"
     drip: float = 0.0
+    drip_headers: float = 0.0
 
     def __post_init__(self) -> None:
         if self.framing not in ("length", "chunked", "close"):
@@ -324,6 +331,7 @@ class FakeAura:
         # its port, but listening only when it should accept connections.
         self.query_ready_after = 0.0  # seconds after running until queries succeed
         self.query_unready = "503"  # or "refuse": no connections until then
+        self.query_drip_headers = 0.0  # seconds between the bytes of each answer's head
         self.query_requests: list[Recorded] = []
         self._query = _Server((host, 0), _query_handler_for(self), bind_and_activate=False)
         self._query.fake = self
@@ -515,8 +523,28 @@ class _Answer(Exception):
         self.body = body
 
 
+class _DrippingHead(BaseHTTPRequestHandler):
+    """A handler that can send its head (status line and headers) one byte at a
+    time, `head_drip` seconds apart, as a server that sends headers slowly does."""
+
+    server: _Server
+    head_drip = 0.0
+
+    def flush_headers(self) -> None:
+        if not self.head_drip or not getattr(self, "_headers_buffer", None):
+            super().flush_headers()
+            return
+        head = b"".join(self._headers_buffer)
+        self._headers_buffer = []
+        for number in range(len(head)):
+            if number and self.server.fake._stopped.wait(self.head_drip):
+                self.close_connection = True
+                raise ConnectionAbortedError("the fake stopped while it dripped a head")
+            self.wfile.write(head[number : number + 1])  # OSError once the client is gone
+
+
 def _handler_for(fake: FakeAura) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(_DrippingHead):
         protocol_version = "HTTP/1.1"
         server_version = "FakeAura/1.0"
         # The headers and the body go out in two writes. With Nagle's algorithm the
@@ -632,10 +660,11 @@ def _handler_for(fake: FakeAura) -> type[BaseHTTPRequestHandler]:
                     self.send_header(name, value)
             for name, value in headers.items():
                 self.send_header(name, value)
-            self.end_headers()
             if fault.framing == "close" or given & {"content-length", "transfer-encoding"}:
                 self.close_connection = True  # the client cannot tell where the body ends
             try:
+                self.head_drip = fault.drip_headers
+                self.end_headers()
                 self._write(chunks, fault.framing == "chunked", fault.drip)
             except OSError:
                 fake.log.append(f"{self.command} {self.path}: client went away mid-answer")
@@ -861,7 +890,7 @@ def _handler_for(fake: FakeAura) -> type[BaseHTTPRequestHandler]:
 def _query_handler_for(fake: FakeAura) -> type[BaseHTTPRequestHandler]:
     """The Query API of the new databases, as Neo4j documents it."""
 
-    class QueryHandler(BaseHTTPRequestHandler):
+    class QueryHandler(_DrippingHead):
         protocol_version = "HTTP/1.1"
         server_version = "FakeNeo4j/5"
         disable_nagle_algorithm = True  # see the API handler
@@ -890,8 +919,13 @@ def _query_handler_for(fake: FakeAura) -> type[BaseHTTPRequestHandler]:
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+            self.head_drip = fake.query_drip_headers
+            try:
+                self.end_headers()
+                self.wfile.write(payload)
+            except OSError:
+                fake.log.append(f"query: {self.command} {self.path}: client went away mid-answer")
+                self.close_connection = True
 
         def _answer(self, body: bytes) -> tuple[int, dict[str, Any]]:
             if self.path != "/db/neo4j/query/v2":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import gzip
 import re
 import signal
@@ -402,6 +403,85 @@ def test_drip_stops_quietly_when_the_client_goes_away(fake):
     answer.close()
 
     wait_for(lambda: any("went away mid-answer" in line for line in fake.log))
+
+
+def raw_request(port: int, request: bytes) -> socket.socket:
+    """A connection to the fake's 127.0.0.1:`port` with `request` sent on it."""
+    connection = socket.create_connection(("127.0.0.1", port), timeout=5)
+    connection.sendall(request)
+    return connection
+
+
+def read_head(connection: socket.socket) -> tuple[bytes, int]:
+    """An answer's head, up to its blank line, and the number of reads it took."""
+    head, reads = b"", 0
+    while b"\r\n\r\n" not in head:
+        piece = connection.recv(4096)
+        assert piece, f"the connection closed after {head!r}"
+        head, reads = head + piece, reads + 1
+    return head, reads
+
+
+def test_drip_headers_sends_the_head_a_byte_at_a_time_then_the_answer(fake):
+    fake.on("GET", "/v1/tenants", Fault(drip_headers=0.005))
+    request = f"GET /v1/tenants HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token(fake)}\r\n\r\n"
+
+    with raw_request(fake._server.server_address[1], request.encode()) as connection:
+        head, reads = read_head(connection)
+
+    assert head.startswith(b"HTTP/1.1 200 OK\r\n")
+    # A read returns what has arrived: one byte each time, but for a late reader.
+    assert reads > len(head) // 2
+    # The answer after the head is the normal one.
+    fake.on("GET", "/v1/tenants", Fault(drip_headers=0.002))
+    answer = api(fake, "GET", "/v1/tenants")
+    assert answer.json()["data"][0]["id"] == TENANT_ID
+
+
+def test_drip_headers_stops_when_the_client_goes_away(fake):
+    fake.on("GET", "/v1/tenants", Fault(drip_headers=0.01))
+    request = f"GET /v1/tenants HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token(fake)}\r\n\r\n"
+
+    with raw_request(fake._server.server_address[1], request.encode()) as connection:
+        assert connection.recv(1) == b"H"
+
+    wait_for(lambda: any("went away mid-answer" in line for line in fake.log))
+
+
+def test_drip_headers_stops_when_the_fake_stops():
+    with FakeAura() as fake:
+        fake.on("GET", "/v1/tenants", Fault(drip_headers=0.5))
+        request = (
+            f"GET /v1/tenants HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token(fake)}\r\n\r\n"
+        )
+        connection = raw_request(fake._server.server_address[1], request.encode())
+        assert connection.recv(1) == b"H"
+    received = b"H"
+    with connection, contextlib.suppress(ConnectionResetError):
+        # The fake has stopped: the connection ends (closed or reset), a few bytes in.
+        while len(received) < 5 and (piece := connection.recv(4096)):
+            received += piece
+    assert len(received) < 5, "the fake went on dripping after it stopped"
+
+
+def test_query_drip_headers_drips_the_head_of_the_query_apis_answers(fake):
+    fake.running_after = 0
+    answer = api(fake, "POST", "/v1/instances", json=SPEC).json()["data"]
+    port = int(answer["connection_url"].rsplit(":", 1)[1])
+    basic = base64.b64encode(f"{answer['username']}:{answer['password']}".encode()).decode()
+    body = b'{"statement": "RETURN 1"}'
+    request = (
+        f"POST /db/neo4j/query/v2 HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {basic}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+    fake.query_drip_headers = 0.005
+
+    with raw_request(port, request) as connection:
+        head, reads = read_head(connection)
+
+    assert head.startswith(b"HTTP/1.1 202 Accepted\r\n")
+    assert reads > len(head) // 2
+    assert len(fake.query_requests) == 1
 
 
 def test_patch_rewrites_the_real_create_answer(fake):
