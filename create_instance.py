@@ -1,4 +1,11 @@
 #!/usr/bin/env python3
+# /// script
+# requires-python = ">=3.9"
+# dependencies = [
+#   "requests>=2.32,<3",
+#   "urllib3>=2.3,<3",
+# ]
+# ///
 """Create a Neo4j Aura database instance and hand over its one-time credentials.
 
     export AURA_CLIENT_ID=... AURA_CLIENT_SECRET=...

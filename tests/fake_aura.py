@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import copy
 import functools
 import ipaddress
 import json
@@ -303,7 +304,8 @@ class FakeAura:
                 {
                     "id": TENANT_ID,
                     "name": "Production",
-                    "instance_configurations": DEFAULT_CONFIGURATIONS,
+                    # a copy: tests edit their fake's offer, and must not edit the next one's
+                    "instance_configurations": copy.deepcopy(DEFAULT_CONFIGURATIONS),
                 }
             ]
         )
