@@ -596,7 +596,7 @@ def busy_lines(result, instance_id: str) -> list[str]:
 
 def test_a_creating_instance_is_asked_again_until_it_runs_then_deleted(fake, run):
     running = fake.add_instance("ci-1", created_at=day(1))
-    fake.timeline = [(0.0, "creating"), (1.5, "running")]
+    fake.timeline = [(0.0, "creating"), (2.5, "running")]
     creating = fake.add_instance("ci-2", created_at=day(2))
     fake.timeline = None
 
