@@ -42,7 +42,7 @@ from typing import Any
 
 import pytest
 from conftest import SCRIPT, script_env
-from test_ephemeral import assert_clean, error_lines
+from test_ephemeral import assert_clean, deletes, error_lines, the_instance
 
 from fake_aura import TENANT_ID, Fault
 from helpers import assert_no_secrets, credentials_files, printed, wait_for
@@ -345,15 +345,6 @@ class Script:
 
     def __exit__(self, *exc: object) -> None:
         self.kill()
-
-
-def the_instance(fake):
-    [instance] = fake.instances.values()
-    return instance
-
-
-def deletes(fake) -> list[Any]:
-    return fake.sent("DELETE", INSTANCE)
 
 
 def busy_warnings(result) -> list[str]:
