@@ -905,3 +905,51 @@ def test_a_second_signal_in_the_grace_kills_the_command_and_deletes(fake, tmp_pa
     assert {r.path for r in deletes(fake)} == {f"/v1/instances/{instance.data['id']}"}
     assert instance.deleted_at is not None
     assert credentials_files(tmp_path) == []
+
+
+# ---------------------------------------------------------------------------
+# 11. A terminal that hung up: its writes fail with EIO
+# ---------------------------------------------------------------------------
+
+
+def test_a_terminal_that_hung_up_is_like_a_closed_pipe(fake, tmp_path):
+    """Item 2: once the terminal is gone, writing the credentials to it fails with
+    EIO. That is no traceback: the credentials file is the record, and the run
+    ends as the SIGHUP says."""
+    import pty
+
+    released = threading.Event()
+    create = Fault(apply=True, hold=released)
+    fake.on("POST", "/v1/instances", create)
+    terminal, its_end = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, str(SCRIPT)],
+        env=script_env(fake),
+        cwd=tmp_path,
+        stdin=its_end,
+        stdout=its_end,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    os.close(its_end)
+    try:
+        assert create.arrived.wait(30), "the create call never came"
+        os.close(terminal)  # the terminal goes away: writes to it now fail with EIO
+        process.send_signal(signal.SIGHUP)
+        released.set()
+        _, stderr = process.communicate(timeout=30)
+    finally:
+        released.set()
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+    assert process.returncode == 128 + signal.SIGHUP, stderr
+    assert "Traceback" not in stderr and "Exception ignored" not in stderr, stderr
+    data = the_instance(fake).data
+    [path] = credentials_files(tmp_path)
+    assert f"NEO4J_PASSWORD={data['password']}" in path.read_text().splitlines()
+    assert f"warning: stdout was closed; the credentials are in {path.name}" in stderr
+    assert stderr.splitlines()[-1] == "hung up"
+    assert_no_secrets(fake, stderr)
