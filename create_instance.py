@@ -1255,8 +1255,18 @@ def _http() -> SimpleNamespace:
             connection = type(base.__name__, (CuttableConnection, base), attributes)
             pools[scheme] = type(pool.__name__, (pool,), {"ConnectionCls": connection})
 
+        class Adapter(HTTPAdapter):
+            """An adapter whose connections, direct or through an HTTP(S) proxy, can be
+            cut off (a SOCKS proxy's have classes of their own, and are left as they are)."""
+
+            def proxy_manager_for(self, proxy: str, **kwargs: Any) -> Any:
+                manager = super().proxy_manager_for(proxy, **kwargs)
+                if not proxy.lower().startswith("socks"):
+                    manager.pool_classes_by_scheme = pools
+                return manager
+
         def adapter(retry: Retry | int) -> HTTPAdapter:
-            adapter = HTTPAdapter(max_retries=retry)
+            adapter = Adapter(max_retries=retry)
             adapter.poolmanager.pool_classes_by_scheme = pools
             return adapter
 
