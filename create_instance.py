@@ -50,7 +50,7 @@ DEFAULTS = {"cloud_provider": "gcp", "region": "europe-west1", "memory": "2GB", 
 # Limits and timings, for a maintainer to tune; seconds unless said otherwise.
 # ---------------------------------------------------------------------------
 CONNECT_TIMEOUT = 10  # seconds to open a connection
-READ_TIMEOUT = 30  # seconds to wait for an answer; --timeout changes it
+READ_TIMEOUT = 30  # seconds an attempt may take, connection to last byte; --timeout
 RETRIES = 4  # resends of one request after a safe-to-retry failure
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 RETRY_BUDGET = 60  # seconds one request may spend waiting to be resent
@@ -716,6 +716,7 @@ class _Transport:
         self.timeout = timeout
         self.pace = 0.0  # seconds between requests at least (a sweep sends many)
         self.stop_at: float | None = None  # see stop_by()
+        self.stoppable = False  # whether a signal may set stop_at (-- COMMAND)
         self._until: float | None = None  # see deadline()
         self._session: requests.Session | None = None
         self._probe_adapter: Any = None
@@ -1151,10 +1152,15 @@ def _http() -> SimpleNamespace:
             return None if seconds is None else max(seconds, MIN_REQUEST_INTERVAL)
 
         def sleep(self, response: Any = None) -> None:
-            # urllib3 would draw a new random backoff here; wait what was logged.
-            if self.limit() is None:
+            # urllib3 would draw a new random backoff here; wait what was logged. Where
+            # a signal may bring the limit forward meanwhile, in short naps: past it,
+            # nothing may be sent (a resent create call could create an instance).
+            if self.transport is not None and (self.transport.stoppable or self.limit()):
+                _nap(self.wait, self.limit)
+            else:
                 time.sleep(self.wait)
-            elif not _nap(self.wait, self.limit):  # a signal brought the limit forward
+            limit = self.limit()
+            if limit is not None and time.monotonic() >= limit:
                 raise MaxRetryError(None, "", ResponseError("out of time"))  # type: ignore[arg-type]
             if self.transport:
                 self.transport.resend_begins()
@@ -2680,8 +2686,7 @@ class Output:
         """After a confirmed delete: the file's instance no longer exists."""
         path = self.result.pop("credentials_file", None)
         if path and os.path.lexists(path):  # the delete may have removed it already
-            os.remove(path)
-            log.info("Removed %s: its instance no longer exists.", path)
+            _remove_credentials_file(path)
 
     def _save_file(self, values: dict[str, str]) -> None:
         path = self.settings.credentials_file or _default_credentials_path(values["id"])
@@ -3240,9 +3245,11 @@ class _Disposal:
                 _delete(self.client, instance_id)
                 self.output.remove_credentials_file()
             except AuraError as failure:
+                unconfirmed = isinstance(failure, _Unconfirmed)
                 message = (
-                    f"instance {instance_id} was not deleted ({failure}); delete it with: "
-                    f"{_command_line(settings, '--delete', instance_id)}"
+                    f"instance {instance_id} "
+                    f"{'may not be deleted' if unconfirmed else 'was not deleted'} ({failure}); "
+                    f"delete it with: {_command_line(settings, '--delete', instance_id)}"
                 )
                 if kind is None and not self.signals.received and self.command_code == 0:
                     raise AuraError(message, exit_code=EXIT_NOT_DELETED) from None
@@ -3336,8 +3343,11 @@ def _delete_once(
     try:
         client.delete_instance(client.token, instance_id)
     except AuraError as refusal:
-        if refusal.status == 404 and unknown_is_error and not refusal.resent:
+        unknown = refusal.status == 404 and unknown_is_error and not refusal.resent
+        if unknown and not _credentials_files_of(instance_id):
             raise _no_such_id(client, instance_id) from None
+        # With a credentials file of its own here, it existed: an earlier delete was
+        # accepted but not confirmed, and this one finds it gone.
         # 404: deleted already, or by a first DELETE whose answer was lost. 409 to an
         # instance that is being deleted (by an earlier run, say): Aura may refuse a
         # second DELETE, and the instance goes all the same.
@@ -3349,7 +3359,10 @@ def _delete_once(
         status = client.get_instance(client.token, instance_id).get("status")
     except AuraError as check:
         if check.status != 404:
-            raise
+            raise _Unconfirmed(
+                f"Aura accepted the DELETE, but no GET confirmed it: {check}",
+                exit_code=check.exit_code,
+            ) from None
         log.info("Instance %s is deleted.", instance)
     else:
         if status not in _DELETING:
@@ -3394,21 +3407,45 @@ def _status_of(client: AuraClient, instance_id: str) -> Any:
         return None
 
 
+class _Unconfirmed(AuraError):
+    """Aura accepted a DELETE, but no answer confirmed that the instance is going."""
+
+
 def _forget_credentials(instance_id: str) -> None:
-    """After a confirmed delete: remove the credentials files of that instance in the
-    current directory (by the Aura console's name, and only if the file says so)."""
+    """After a confirmed delete: remove the credentials files of that instance here."""
+    for name in _credentials_files_of(instance_id):
+        _remove_credentials_file(name)
+
+
+def _credentials_files_of(instance_id: str) -> list[str]:
+    """The credentials files of an instance in the current directory: by the Aura
+    console's name, and only those whose AURA_INSTANCEID says so."""
     prefix = f"Neo4j-{instance_id}-Created-"
-    with contextlib.suppress(OSError):
-        for name in sorted(os.listdir(".")):
-            if not (name.startswith(prefix) and name.endswith(".txt")):
-                continue
-            try:
-                saved_for = _read_dotenv_lines(name).get("AURA_INSTANCEID", ("", 0))[0]
-            except AuraError:
-                continue
-            if saved_for == instance_id:
-                os.remove(name)
-                log.info("Removed %s: its instance no longer exists.", name)
+    try:
+        names = sorted(os.listdir("."))
+    except OSError:
+        return []
+    found = []
+    for name in names:
+        if not (name.startswith(prefix) and name.endswith(".txt")):
+            continue
+        try:
+            saved_for = _read_dotenv_lines(name).get("AURA_INSTANCEID", ("", 0))[0]
+        except AuraError:
+            continue
+        if saved_for == instance_id:
+            found.append(name)
+    return found
+
+
+def _remove_credentials_file(path: str) -> None:
+    """Remove a credentials file whose instance is gone; a warning if it cannot be."""
+    try:
+        os.remove(path)
+    except OSError as exc:
+        log.warning("warning: could not remove %s (%s)", path, exc.strerror or exc)
+        return
+    log.info("Removed %s: its instance no longer exists.", path)
 
 
 def _found_by_name(client: AuraClient, spec: dict[str, Any], existing: list[dict[str, Any]]) -> str:
@@ -3501,13 +3538,19 @@ def _delete_in_rounds(
     def round_over_pending() -> bool | None:
         nonlocal pending, failed
         busy = []
-        for instance in pending:
+        for number, instance in enumerate(pending):
             instance_id, name = instance["id"], instance["name"]
+            if time.monotonic() >= until:  # the rest waits for the next sweep
+                busy += pending[number:]
+                break
             try:
                 _delete_once(client, instance_id, name=name)
             except AuraError as failure:
                 if failure.exit_code == EXIT_AUTH:
                     raise
+                if failure.unsent and time.monotonic() >= until:
+                    busy.append(instance)  # not sent: --wait-timeout ran out
+                    continue
                 if failure.status != 409:
                     log.error(
                         "error: instance %s (%r) was not deleted: %s", instance_id, name, failure
@@ -3532,16 +3575,18 @@ def _delete_in_rounds(
 
     until = time.monotonic() + timeout
     try:
-        _poll(round_over_pending, DELETE_BUSY_INTERVAL, lambda: until, client.transport.pause)
+        with client.transport.deadline(until):  # one budget for the whole sweep
+            _poll(round_over_pending, DELETE_BUSY_INTERVAL, lambda: until, client.transport.pause)
     finally:
         output.show_ids(deleted)
     for instance in pending:
         log.error(
-            "error: instance %s (%r) was not deleted: Aura was still busy with it when "
-            "--wait-timeout (%g s) ran out; sweep again later",
+            "error: instance %s (%r) was not deleted: --wait-timeout (%g s) ran out%s; sweep "
+            "again later",
             instance["id"],
             instance["name"],
             timeout,
+            " while Aura was busy with it" if instance["id"] in busy_said else "",
         )
     return failed + len(pending)
 
@@ -3732,6 +3777,7 @@ class _Signals:
 
     def bound(self, client: AuraClient) -> None:
         self._client = client
+        client.transport.stoppable = True
 
     @property
     def first(self) -> int:
@@ -3756,9 +3802,9 @@ class _Signals:
         # Recorded before anything else: another signal's handler can run in the
         # middle of this one, and must see this one as received.
         repeated = self._last[0] == signum and now - self._last[1] < SIGNAL_REPEAT_WINDOW
-        self._last = (signum, now)
         if repeated and self._client is not None:  # one event, not a second signal
             return
+        self._last = (signum, now)  # the last signal counted: repeats do not extend it
         self.received.append(signum)
         first = len(self.received) == 1
         if self._client is not None:
