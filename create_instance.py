@@ -693,9 +693,6 @@ class _Answer(NamedTuple):
     def ok(self) -> bool:
         return self.status_code < 400
 
-    def json(self) -> Any:
-        return json.loads(self.content)
-
 
 class _Transport:
     """Every request of a client, sent and read within bounds.
@@ -2374,7 +2371,7 @@ def _create_without_duplicates(
         return client.create_instance(client.token, spec)
     except AuraError as failure:
         if client.transport.stopping():  # a signal's deadline cut it off: no time to look
-            raise _CreateUnanswered(str(failure)) from None
+            raise _CreateUnanswered(str(failure), stopped=True) from None
         if failure.unsent or (failure.status is not None and failure.status < 500):
             raise
         log.warning(
@@ -2390,16 +2387,18 @@ def _create_without_duplicates(
                 if instance.get("name") == spec["name"] and instance.get("id") not in known_ids
             ]
         except AuraError as check:
-            raise AuraError(
+            raise _CreateUnanswered(
                 f"the create call failed ({failure}) and the check failed too ({check}); "
                 f"look for an instance named {spec['name']!r} in the Aura console before "
                 "running again"
             ) from None
         if appeared:
-            raise AuraError(
-                f"instance {', '.join(str(i.get('id')) for i in appeared)} named "
-                f"{spec['name']!r} was created, but its password was lost with the failed "
-                "answer; delete it or reset its password in the Aura console"
+            ids = tuple(str(i.get("id")) for i in appeared)
+            raise _CreateUnanswered(
+                f"instance {', '.join(ids)} named {spec['name']!r} was created, but its "
+                "password was lost with the failed answer; delete it or reset its password "
+                "in the Aura console",
+                ids=ids,
             ) from None
         raise AuraError(
             f"the create call failed ({failure}) and no instance named {spec['name']!r} "
@@ -3196,7 +3195,10 @@ class _Disposal:
     """-- COMMAND's promise: the instance is deleted on every way out of the run.
 
     Used around the create call, the wait and the command. Without a
-    command, or with --keep, it does nothing. What cannot be deleted is
+    command it does nothing; with --keep it names the instance and how to
+    delete it. After a create call that failed in a way that may have
+    created the instance, it deletes what the check found, or names the
+    --sweep that removes what it could not see. What cannot be deleted is
     named in one error line, with the exact command that deletes it. That
     changes the exit code only where the command had succeeded
     (EXIT_NOT_DELETED); otherwise the first failure, the command's code or
@@ -3219,47 +3221,74 @@ class _Disposal:
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, _: Any
     ) -> None:
-        settings, instance_id = self.settings, self.instance_id
-        if not settings.command:
+        if not self.settings.command:
             return
-        if isinstance(error, _CreateUnanswered):
+        # Held as a whole: a signal must not cut off the delete, nor the line naming the
+        # instance when it cannot be deleted.
+        with self.signals.held("the instance is being deleted"):
+            if isinstance(error, _CreateUnanswered):
+                self._after_unanswered_create(error)
+            elif self.instance_id:
+                self._dispose(self.instance_id, kind)
+
+    def _after_unanswered_create(self, error: _CreateUnanswered) -> None:
+        """The create call failed in a way that may have created the instance: delete
+        what the check found, or name the way to remove what it could not see."""
+        settings, name = self.settings, self.settings.spec["name"]
+        if not error.ids:
+            what = "stopped before the create call answered" if error.stopped else str(error)
             log.error(
-                "error: stopped before the create call answered: an instance named %r may "
-                "exist; delete it with: %s",
-                settings.spec["name"],
-                _command_line(settings, "--sweep", settings.spec["name"]),
+                "error: %s: an instance named %r may exist; delete it with: %s",
+                what,
+                name,
+                _command_line(settings, "--sweep", name),
             )
+        deleted = [i for i in error.ids if self._dispose(i, type(error)) and not settings.keep]
+        if error.stopped:
             raise _Stopped(self.signals.first) from None
-        if not instance_id:
-            return
+        if deleted and len(deleted) == len(error.ids):
+            raise AuraError(
+                f"the create call failed, but instance {', '.join(deleted)} named {name!r} was "
+                "created all the same; it is deleted again, and the command was not run"
+            ) from None
+
+    def _dispose(self, instance_id: str, kind: type[BaseException] | None) -> bool:
+        """Delete the instance (or keep it, with --keep); whether that went as asked."""
+        settings = self.settings
         if settings.keep:
             log.info(
                 "Kept instance %s (--keep); delete it with: %s",
                 instance_id,
                 _command_line(settings, "--delete", instance_id),
             )
-            return
-        # Held as a whole: a signal must not cut off the line that names the instance.
-        with self.signals.held("the instance is being deleted"):
-            try:
-                _delete(self.client, instance_id)
-                self.output.remove_credentials_file()
-            except AuraError as failure:
-                unconfirmed = isinstance(failure, _Unconfirmed)
-                message = (
-                    f"instance {instance_id} "
-                    f"{'may not be deleted' if unconfirmed else 'was not deleted'} ({failure}); "
-                    f"delete it with: {_command_line(settings, '--delete', instance_id)}"
-                )
-                if kind is None and not self.signals.received and self.command_code == 0:
-                    raise AuraError(message, exit_code=EXIT_NOT_DELETED) from None
-                log.error("error: %s", message)
-                if kind is None and self.signals.received:
-                    raise _Stopped(self.signals.first) from None
+            return True
+        try:
+            _delete(self.client, instance_id)
+            self.output.remove_credentials_file()
+        except AuraError as failure:
+            unconfirmed = isinstance(failure, _Unconfirmed)
+            message = (
+                f"instance {instance_id} "
+                f"{'may not be deleted' if unconfirmed else 'was not deleted'} ({failure}); "
+                f"delete it with: {_command_line(settings, '--delete', instance_id)}"
+            )
+            if kind is None and not self.signals.received and self.command_code == 0:
+                raise AuraError(message, exit_code=EXIT_NOT_DELETED) from None
+            log.error("error: %s", message)
+            if kind is None and self.signals.received:
+                raise _Stopped(self.signals.first) from None
+            return False
+        return True
 
 
 class _CreateUnanswered(AuraError):
-    """The create call was cut off by a signal's deadline: an instance may exist."""
+    """The create call failed in a way that may have created the instance: `ids`
+    are those the check found; `stopped`, a signal's deadline cut the call off."""
+
+    def __init__(self, message: str, *, ids: tuple[str, ...] = (), stopped: bool = False) -> None:
+        super().__init__(message)
+        self.ids = ids
+        self.stopped = stopped
 
 
 def _command_line(settings: Settings, *action: str) -> str:
@@ -3634,36 +3663,47 @@ def _run_command(command: tuple[str, ...], environment: dict[str, str], signals:
     import subprocess  # here, not at the top: only -- COMMAND needs it, and it costs ~3 ms
 
     own_group = not _in_terminal_foreground()
-    try:
-        child = subprocess.Popen(command, env=environment, start_new_session=own_group)
-    except (OSError, ValueError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else str(exc)
-        raise AuraError(f"cannot run {command[0]!r}: {reason}", exit_code=EXIT_CANNOT_RUN) from None
+    children: list[subprocess.Popen[bytes]] = []
 
     def pass_on(signum: int) -> None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
+        with contextlib.suppress(ProcessLookupError, PermissionError, IndexError):
             if own_group:
-                os.killpg(child.pid, signum)
+                os.killpg(children[0].pid, signum)
             elif signum == signal.SIGTERM:
-                child.send_signal(signum)
+                children[0].send_signal(signum)
 
+    # Held from before the start: a signal in between must not leave the command
+    # running with its credentials while the instance goes.
+    before = len(signals.received)
     signals.pass_on = pass_on
     try:
         with signals.held(""):
-            code = _wait_for_child(child, signals, own_group)
+            try:
+                children.append(
+                    subprocess.Popen(command, env=environment, start_new_session=own_group)
+                )
+            except (OSError, ValueError) as exc:
+                reason = exc.strerror if isinstance(exc, OSError) else str(exc)
+                raise AuraError(
+                    f"cannot run {command[0]!r}: {reason}", exit_code=EXIT_CANNOT_RUN
+                ) from None
+            for signum in signals.received[before:]:  # came while it was starting
+                pass_on(signum)
+            code = _wait_for_child(children[0], signals, own_group, before)
     finally:
         signals.pass_on = None
     return 128 - code if code < 0 else code
 
 
-def _wait_for_child(child: subprocess.Popen[bytes], signals: _Signals, own_group: bool) -> int:
+def _wait_for_child(
+    child: subprocess.Popen[bytes], signals: _Signals, own_group: bool, before: int
+) -> int:
     """The child's return code. Once signalled, it has COMMAND_GRACE seconds (none
     after a second signal); then it is killed, with its whole group if it has one.
 
     It polls, 20 times a second: a signal's handler returns into a blocking
     wait, which would then never see the grace period end.
     """
-    before = len(signals.received)
     kill_at: float | None = None
     killed = False
     code: int | None = None
@@ -3792,6 +3832,11 @@ class _Signals:
         self._held.append((doing, if_stopped))
         try:
             yield
+        except AuraError as failure:
+            if len(self.received) == before or isinstance(failure, _CreateUnanswered):
+                raise
+            log.error("error: %s", failure)  # said, then the signal decides the exit code
+            raise _Stopped(self.first) from None
         finally:
             self._held.pop()
         if len(self.received) > before:

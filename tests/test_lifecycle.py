@@ -953,3 +953,93 @@ def test_a_terminal_that_hung_up_is_like_a_closed_pipe(fake, tmp_path):
     assert f"warning: stdout was closed; the credentials are in {path.name}" in stderr
     assert stderr.splitlines()[-1] == "hung up"
     assert_no_secrets(fake, stderr)
+
+
+# ---------------------------------------------------------------------------
+# 12. What the review found: a resend's wait, an ambiguous create, repeated Ctrl-C
+# ---------------------------------------------------------------------------
+
+
+def test_a_signal_during_a_resends_wait_sends_nothing_after_the_bound(fake, tmp_path):
+    """A 429 to the create call asks for 20 s; Ctrl-C comes during that wait. The
+    run ends by itself within the bound, and the create call is not resent then:
+    it would create an instance after the script had promised to stop."""
+    too_many = Fault(status=429, headers={"Retry-After": "20"}, body={"error": "slow down"})
+    fake.on("POST", "/v1/instances", too_many)
+    marker = tmp_path / "ran"
+    with Script(fake, tmp_path, *command(MARK_COMMAND, str(marker))) as script:
+        assert too_many.arrived.wait(15), "the create call never came"
+        script.send(signal.SIGINT)
+        sent = [signal.SIGINT]
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            script.process.wait(timeout=SHRUNK["SIGNAL_EXIT_TIMEOUT"] + 1)
+        if not script.exited:
+            script.kill()
+            sent.append(signal.SIGKILL)
+        result = script.finish()
+
+    assert_exited_by_itself(sent, result, 130)
+    assert_clean(fake, result)
+    assert len(fake.sent("POST", "/v1/instances")) == 1  # not resent past the bound
+    assert fake.instances == {}
+    assert not marker.exists()
+
+
+def test_an_ambiguous_create_under_a_command_deletes_what_the_check_found(fake, tmp_path):
+    """The create call answers 500 after Aura created the instance: its password is
+    lost, so the command cannot run, and the instance the check finds is deleted."""
+    fake.on("POST", "/v1/instances", Fault(status=500, apply=True, body={"error": "boom"}))
+    marker = tmp_path / "ran"
+    with Script(fake, tmp_path, *command(MARK_COMMAND, str(marker))) as script:
+        result = script.finish()
+
+    assert result.returncode == 1, result.stderr
+    assert_clean(fake, result)
+    assert not marker.exists()
+    instance = the_instance(fake)
+    assert instance.deleted_at is not None
+    assert error_lines(result) == [
+        f"error: the create call failed, but instance {instance.data['id']} named "
+        "'my-instance' was created all the same; it is deleted again, and the command was "
+        "not run"
+    ]
+
+
+def test_an_ambiguous_create_whose_check_fails_names_the_sweep(fake, tmp_path):
+    fake.on("POST", "/v1/instances", Fault(status=500, apply=True, body={"error": "boom"}))
+    # The listing before the create answers; the check after it fails for good.
+    failing = [Fault(status=503, headers={"Retry-After": "0"}) for _ in range(10)]
+    fake.on("GET", "/v1/instances", None, *failing)
+    marker = tmp_path / "ran"
+    with Script(fake, tmp_path, *command(MARK_COMMAND, str(marker))) as script:
+        result = script.finish()
+
+    assert result.returncode == 1, result.stderr
+    assert_clean(fake, result)
+    assert not marker.exists()
+    assert the_instance(fake).deleted_at is None
+    words = the_left_line(result, tmp_path)
+    assert words[2:] == ["--sweep", "my-instance"]
+    fake.on("GET", "/v1/instances")  # the API recovers
+    assert_printed_command_deletes_it(fake, words, tmp_path)
+
+
+def test_ctrl_c_pressed_again_and_again_counts_as_a_second_signal(fake, tmp_path):
+    """Presses closer than SIGNAL_REPEAT_WINDOW each: the first counts, and the next
+    one that comes a window after it is a second signal (it ends the grace)."""
+    constants = {"COMMAND_GRACE": 20, "SIGNAL_EXIT_TIMEOUT": 30}
+    window = SHRUNK["SIGNAL_REPEAT_WINDOW"]
+    marker = tmp_path / "signals"
+    with Script(
+        fake, tmp_path, *command(RECORDER, "{tag}", str(marker)), constants=constants
+    ) as script:
+        script.wait_for_stdout("ready\n")
+        deadline = time.monotonic() + 5
+        while not script.exited and time.monotonic() < deadline:
+            script.send(signal.SIGINT)
+            time.sleep(window * 0.8)
+        result = script.finish()
+
+    assert result.returncode == 130, result.stderr
+    assert_clean(fake, result)
+    assert the_instance(fake).deleted_at is not None
