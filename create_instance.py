@@ -295,6 +295,9 @@ def _inert(text: str, starts_line: bool = True) -> str:
     return _COMMAND_START.sub(r"\1\\u003a", text) if starts_line else text
 
 
+_TENANT_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
+
+
 class AuraClient:
     """The Aura API as one run uses it: one transport, one base URL, one token.
 
@@ -447,6 +450,9 @@ class AuraClient:
         return [c for c in configurations if isinstance(c, dict)]
 
 
+_PLAIN_ID = re.compile(r"[A-Za-z0-9-]+")
+
+
 def _instance_path(instance_id: str) -> str:
     """/instances/{id}; an AuraError for an id that is not letters, digits and dashes
     (`..` would make it another path)."""
@@ -493,9 +499,6 @@ def _no_such_tenant(what: str, tenants: list[dict[str, Any]] | None) -> AuraErro
 
 def _tenant_listing(tenants: list[dict[str, Any]]) -> str:
     return ", ".join(f"{t.get('name')!r} ({t.get('id')})" for t in tenants)
-
-
-_TENANT_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
 
 
 def _token_refusal(answer: _Answer, redact: Callable[[str], str]) -> AuraError:
@@ -1025,6 +1028,12 @@ def _too_large(what: str) -> AuraError:
     )
 
 
+# What no URL this script follows or probes may hold: parsers disagree on a backslash
+# (urllib3 and urllib.parse split `http://a:1\@b:2/` differently), and user info,
+# white space or a control character has no business in an API's or database's URL.
+_AMBIGUOUS_URL = re.compile(r"[\\@\s\x00-\x1f\x7f-\x9f]")
+
+
 def _redirect_target(answer: _Answer, what: str, create_call: bool) -> str:
     """Where a redirect leads, if it may be followed; else an AuraError saying why not.
 
@@ -1057,12 +1066,6 @@ def _redirect_target(answer: _Answer, what: str, create_call: bool) -> str:
         f"{what} was redirected to {f'{scheme}://{host}:{port}'!r}, not the API's scheme, "
         "host and port; not followed"
     )
-
-
-# What no URL this script follows or probes may hold: parsers disagree on a backslash
-# (urllib3 and urllib.parse split `http://a:1\@b:2/` differently), and user info,
-# white space or a control character has no business in an API's or database's URL.
-_AMBIGUOUS_URL = re.compile(r"[\\@\s\x00-\x1f\x7f-\x9f]")
 
 
 def _origin(url: str) -> tuple[str, str, int]:
@@ -2769,7 +2772,6 @@ class Output:
 
 
 _CREDENTIAL_FIELDS = ("id", "name", "username", "password", "connection_url")
-_PLAIN_ID = re.compile(r"[A-Za-z0-9-]+")
 
 
 def _field(instance: dict[str, Any], key: str) -> str:
