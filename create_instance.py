@@ -857,7 +857,7 @@ class _Transport:
                 **kwargs,
             )
             with response:
-                body = http.read_body(response, what) if read_body else b""
+                body = _read_body(response, what) if read_body else b""
             retries = getattr(response.raw, "retries", None)
             answer = _Answer(
                 method,
@@ -881,7 +881,7 @@ class _Transport:
             return AuraError(f"{what} got no answer before the run had to stop")
         if self._timed_out:
             return AuraError(f"{what} failed: no answer in time (read timeout)")
-        problem, unsent = _network_problem(exc, _http().host_of(url))
+        problem, unsent = _network_problem(exc, _host_of(url))
         return AuraError(f"{what} failed: {problem}", unsent=unsent)
 
     def _begin_attempt(self, seconds: float) -> None:
@@ -1289,42 +1289,43 @@ def _http() -> SimpleNamespace:
             session.mount(prefix, adapter(retry))
         return session, adapter(0)
 
-    def read_body(response: requests.Response, what: str) -> bytes:
-        """The whole body of a streamed answer, decompressed, within MAX_ANSWER_BYTES.
-
-        More than that, as sent or decompressed (a gzip bomb), is refused. The
-        time is the transport's: its watcher cuts the attempt off. A failed
-        answer's connection is closed: it is mid-answer, never to be reused.
-        """
-        raw = response.raw
-        read = getattr(raw, "read1", raw.read)  # read1 (urllib3 2.3+): at most one socket read
-        body = bytearray()
-        try:
-            if (getattr(raw, "length_remaining", None) or 0) > MAX_ANSWER_BYTES:
-                raise _too_large(what)
-            while chunk := read(READ_CHUNK, decode_content=True):
-                body += chunk
-                if len(body) > MAX_ANSWER_BYTES or raw.tell() > MAX_ANSWER_BYTES:
-                    raise _too_large(what)
-        except BaseException:
-            response.close()
-            raise
-        return bytes(body)
-
-    def host_of(url: str) -> str:
-        try:
-            return parse_url(url).host or ""
-        except ValueError:
-            return ""
-
     return SimpleNamespace(
         requests=requests,
         urllib3=urllib3,
         parse_url=parse_url,
         new_session=new_session,
-        read_body=read_body,
-        host_of=host_of,
     )
+
+
+def _read_body(response: requests.Response, what: str) -> bytes:
+    """The whole body of a streamed answer, decompressed, within MAX_ANSWER_BYTES.
+
+    More than that, as sent or decompressed (a gzip bomb), is refused. The
+    time is the transport's: its watcher cuts the attempt off. A failed
+    answer's connection is closed: it is mid-answer, never to be reused.
+    """
+    raw = response.raw
+    read = getattr(raw, "read1", raw.read)  # read1 (urllib3 2.3+): at most one socket read
+    body = bytearray()
+    try:
+        if (getattr(raw, "length_remaining", None) or 0) > MAX_ANSWER_BYTES:
+            raise _too_large(what)
+        while chunk := read(READ_CHUNK, decode_content=True):
+            body += chunk
+            if len(body) > MAX_ANSWER_BYTES or raw.tell() > MAX_ANSWER_BYTES:
+                raise _too_large(what)
+    except BaseException:
+        response.close()
+        raise
+    return bytes(body)
+
+
+def _host_of(url: str) -> str:
+    """The host of a URL as urllib3 reads it to connect; "" if it has none."""
+    try:
+        return _http().parse_url(url).host or ""
+    except ValueError:
+        return ""
 
 
 # The blog post's functions, for programs that import this file: the methods
@@ -3790,7 +3791,7 @@ class _Signals:
     and the delivery of its password, a delete, the command) the first
     signal is reported and acted on when the block ends; only a second
     Ctrl-C, a person at the terminal who insists, stops such a block at
-    once. With -- COMMAND the run is `bounded`: it must end within
+    once. With -- COMMAND the run is bound (`bound`) to end within
     SIGNAL_EXIT_TIMEOUT of the first signal and SECOND_SIGNAL_TIMEOUT of a
     second, so its client is told to stop by then; a held block that runs
     out of time ends with the instance named. SIGHUP that the run inherited
