@@ -3406,14 +3406,10 @@ def _delete_once(
 def _no_such_id(client: AuraClient, value: str) -> AuraError:
     """--delete VALUE, and Aura knows no such id: what VALUE may be instead."""
     try:
-        listed = client.call_endpoint("/instances", "GET", client.token).get("data")
+        listed = _listed_instances(client, None)  # any tenant's: --delete names none
     except AuraError:
-        listed = None
-    named = [
-        str(instance.get("id"))
-        for instance in (listed if isinstance(listed, list) else [])
-        if isinstance(instance, dict) and instance.get("name") == value
-    ]
+        listed = []
+    named = [str(instance.get("id")) for instance in listed if instance.get("name") == value]
     if named:
         return AuraError(
             f"{value!r} is the name of instance {', '.join(named)}, not an id; --delete takes "
@@ -3500,10 +3496,11 @@ def _found_by_name(client: AuraClient, spec: dict[str, Any], existing: list[dict
     return found[0] if len(found) == 1 else ""
 
 
-def _listed_instances(client: AuraClient, tenant_id: str) -> list[dict[str, Any]]:
-    """The tenant's instances as listed, every entry that is an object, odd ones included:
-    the callers check the fields they use, so one odd entry spoils nothing."""
-    path = f"/instances?tenantId={quote(tenant_id, safe='')}"
+def _listed_instances(client: AuraClient, tenant_id: str | None) -> list[dict[str, Any]]:
+    """The tenant's instances (None: those of every tenant) as listed, every entry that is
+    an object, odd ones included: the callers check the fields they use, so one odd
+    entry spoils nothing."""
+    path = "/instances" if tenant_id is None else f"/instances?tenantId={quote(tenant_id, safe='')}"
     data = client.call_endpoint(path, "GET", client.token).get("data")
     if not isinstance(data, list):
         raise AuraError(f"GET /v1{path} answered without the expected data list")
