@@ -1014,6 +1014,8 @@ def _network_problem(exc: Exception, host: str) -> tuple[str, bool]:
         return "the connection could not be opened (refused or unreachable)", True
     if isinstance(exc, (requests.ConnectionError, errors.ProtocolError)):
         return "the connection was dropped before an answer came", False
+    if isinstance(exc, requests.exceptions.RetryError):  # SafeRetry.sleep: past the limit
+        return "no answer in time (no time was left to resend it)", False
     return type(exc).__name__, False
 
 
