@@ -3049,13 +3049,13 @@ class _Outage:
     def __init__(self) -> None:
         self.since: float | None = None
         self.problem = ""
-        self.answered = False  # the last failure was an HTTP error: the API is there
+        self.answered = False  # an HTTP error came during the outage: the API is there
         self._said_at = 0.0
 
     def failed(self, problem: str, since: float, answered: bool) -> None:
         """A poll that began at `since` failed with `problem`; `answered`: with an HTTP
-        error, not a network failure."""
-        self.answered = answered
+        error, not a network failure (one such answer in an outage: the API is there)."""
+        self.answered = answered or (self.since is not None and self.answered)
         now = time.monotonic()
         if self.since is None or problem != self.problem:
             self.since = self.since if self.since is not None else since
